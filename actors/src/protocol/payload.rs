@@ -1,0 +1,281 @@
+//! The JSON payloads of the topic API.
+//!
+//! Device events and commands are the `body` of a sealed envelope (see
+//! [`super::seal`]); state, activity and alert payloads are plain JSON for
+//! dashboards. Every struct rejects unknown fields, and every string a
+//! device sends is bounded by the envelope's size limit.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{AssetTag, CompartmentNo, EmployeeId, LockerId, ReaderId, SiteId, WeaponClass};
+
+/// What a locker's hardware reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DeviceEvent {
+    /// The controller came up and reports its devices.
+    ControllerOnline {
+        /// Firmware version string.
+        firmware: String,
+        /// Readers it drives.
+        readers: Vec<ReaderId>,
+        /// Number of compartments it drives.
+        compartments: u16,
+    },
+    /// The controller is alive.
+    Heartbeat,
+    /// A person presented credentials at a reader.
+    Scan {
+        /// The badge UID as read, hex.
+        badge_uid: String,
+        /// The PIN, sealed under the locker's key (see [`super::keys`]);
+        /// absent on readers without a keypad.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pin_sealed: Option<String>,
+        /// The biometric reader's verdict, on readers that have one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint_match: Option<bool>,
+        /// What the person asked for.
+        request: AccessRequest,
+    },
+    /// A compartment's door opened.
+    DoorOpened,
+    /// A compartment's door closed; the presence sensor's reading then.
+    DoorClosed {
+        /// Whether a weapon is in the compartment.
+        weapon_present: bool,
+    },
+}
+
+impl DeviceEvent {
+    /// A short name for logs and metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DeviceEvent::ControllerOnline { .. } => "controller_online",
+            DeviceEvent::Heartbeat => "heartbeat",
+            DeviceEvent::Scan { .. } => "scan",
+            DeviceEvent::DoorOpened => "door_opened",
+            DeviceEvent::DoorClosed { .. } => "door_closed",
+        }
+    }
+}
+
+/// What a person asks for at a reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AccessRequest {
+    /// Draw a weapon of a class.
+    SignOut {
+        /// The class asked for.
+        weapon_class: WeaponClass,
+    },
+    /// Bring back the weapon one holds from this locker.
+    Return,
+}
+
+/// Why a lock is being opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnlockPurpose {
+    /// The holder takes the weapon out.
+    SignOut,
+    /// The holder puts the weapon back.
+    Return,
+}
+
+/// What the service tells the hardware to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// Release a compartment's lock once, for one door opening.
+    Unlock {
+        /// The sign-out or return this opening belongs to.
+        transaction: Uuid,
+        /// Why.
+        purpose: UnlockPurpose,
+    },
+    /// Show the outcome of a scan on the reader's display.
+    ShowOutcome {
+        /// The scan event this answers.
+        scan: Uuid,
+        /// Whether access was granted.
+        granted: bool,
+        /// Reason code; see [`crate::rules::Reason`].
+        reason: String,
+        /// The compartment that will open, when granted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        compartment: Option<CompartmentNo>,
+    },
+}
+
+/// Whether a device has been heard from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liveness {
+    /// Not heard from since the service started.
+    Unknown,
+    /// Heard from within its timeout.
+    Online,
+    /// Silent past its timeout, or its last will arrived.
+    Offline,
+}
+
+/// Retained state of a locker, on `.../{locker}/state`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockerStatePayload {
+    /// Schema version.
+    pub v: u32,
+    /// Site.
+    pub site: SiteId,
+    /// Locker.
+    pub locker: LockerId,
+    /// Controller liveness.
+    pub controller: Liveness,
+    /// Compartment count.
+    pub compartments: u16,
+    /// Weapons at home and serviceable, by class.
+    pub available: std::collections::BTreeMap<WeaponClass, u32>,
+    /// Weapons signed out, by class.
+    pub signed_out: std::collections::BTreeMap<WeaponClass, u32>,
+    /// When this state was published.
+    pub at: Timestamp,
+}
+
+/// A compartment's door as last reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DoorState {
+    /// Not reported since the service started.
+    Unknown,
+    /// Closed and locked.
+    Closed,
+    /// An unlock is outstanding.
+    Unlocking,
+    /// Open.
+    Open,
+}
+
+/// Retained state of a compartment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompartmentStatePayload {
+    /// Schema version.
+    pub v: u32,
+    /// Site.
+    pub site: SiteId,
+    /// Locker.
+    pub locker: LockerId,
+    /// Compartment.
+    pub compartment: CompartmentNo,
+    /// The weapon whose home it is, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weapon: Option<AssetTag>,
+    /// Door state.
+    pub door: DoorState,
+    /// Presence sensor reading at the last door close, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weapon_present: Option<bool>,
+    /// When this state was published.
+    pub at: Timestamp,
+}
+
+/// Where a weapon is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeaponCondition {
+    /// In its compartment, issuable.
+    Available,
+    /// Held for a granted sign-out whose door has not closed yet.
+    Reserved,
+    /// Signed out to a holder.
+    SignedOut,
+    /// In its compartment, not issuable (needs service, out of service).
+    Unavailable,
+}
+
+/// Retained state of a weapon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeaponStatePayload {
+    /// Schema version.
+    pub v: u32,
+    /// Asset tag.
+    pub asset_tag: AssetTag,
+    /// Class.
+    pub weapon_class: WeaponClass,
+    /// Home site.
+    pub site: SiteId,
+    /// Home locker.
+    pub locker: LockerId,
+    /// Home compartment.
+    pub compartment: CompartmentNo,
+    /// Condition.
+    pub condition: WeaponCondition,
+    /// Service status word from the inventory.
+    pub service_status: String,
+    /// Holder, while signed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<EmployeeId>,
+    /// Sign-outs since last service.
+    pub sign_outs_since_service: u32,
+    /// Sign-outs in total.
+    pub total_sign_outs: u32,
+    /// When this state was published.
+    pub at: Timestamp,
+}
+
+/// Something that happened at a locker, for live dashboards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityPayload {
+    /// Schema version.
+    pub v: u32,
+    /// What happened: `access_granted`, `access_denied`, `signed_out`,
+    /// `returned`, `unlock_expired`.
+    pub kind: String,
+    /// Site.
+    pub site: SiteId,
+    /// Locker.
+    pub locker: LockerId,
+    /// Reader, for access decisions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader: Option<ReaderId>,
+    /// The person, when resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_id: Option<EmployeeId>,
+    /// Weapon class asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weapon_class: Option<WeaponClass>,
+    /// Weapon chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_tag: Option<AssetTag>,
+    /// Compartment opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compartment: Option<CompartmentNo>,
+    /// Reason code.
+    pub reason: String,
+    /// The transaction, for grants, sign-outs and returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<Uuid>,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
+/// The service's retained status; its last will says `offline`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceStatePayload {
+    /// Schema version.
+    pub v: u32,
+    /// `online` or `offline`.
+    pub status: String,
+    /// Lockers served.
+    pub lockers: u32,
+    /// Weapons tracked.
+    pub weapons: u32,
+    /// Build version.
+    pub version: String,
+}
