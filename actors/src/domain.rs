@@ -368,12 +368,22 @@ pub struct Personnel {
     pub people: BTreeMap<EmployeeId, Person>,
     /// Certifications by employee id.
     pub certifications: BTreeMap<EmployeeId, Vec<Certification>>,
+    /// Enrolled PINs as argon2 PHC strings, by employee id.
+    pub pin_hashes: BTreeMap<EmployeeId, String>,
 }
 
 impl Personnel {
     /// Finds the person who holds a badge.
     pub fn by_badge(&self, badge: &BadgeUid) -> Option<&Person> {
         self.people.values().find(|person| &person.badge == badge)
+    }
+
+    /// The certifications of one person.
+    pub fn certifications_of(&self, employee_id: &EmployeeId) -> &[Certification] {
+        self.certifications
+            .get(employee_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 }
 

@@ -6,5 +6,8 @@
 //! and a [`ports::Store`] to make things durable. That keeps this crate free
 //! of sockets and files, and lets tests drive it with a paused clock.
 
+pub mod clock;
 pub mod domain;
+pub mod ports;
 pub mod protocol;
+pub mod rules;

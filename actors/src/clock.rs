@@ -1,0 +1,55 @@
+//! The wall clock the rules read.
+//!
+//! Certification expiry is exact to the second, so tests must fix "now".
+//! The service uses [`Clock::system`]; tests use [`Clock::manual`] and move
+//! it by hand. Timers (unlock windows) use tokio's clock instead, so that a
+//! test can pause and advance them.
+
+use std::sync::{Arc, Mutex};
+
+use jiff::{SignedDuration, Timestamp};
+
+/// Where "now" comes from.
+#[derive(Clone, Debug)]
+pub struct Clock {
+    manual: Option<Arc<Mutex<Timestamp>>>,
+}
+
+impl Clock {
+    /// The system's clock.
+    pub fn system() -> Self {
+        Self { manual: None }
+    }
+
+    /// A clock that stands still at `start` until moved.
+    pub fn manual(start: Timestamp) -> Self {
+        Self {
+            manual: Some(Arc::new(Mutex::new(start))),
+        }
+    }
+
+    /// The current instant.
+    pub fn now(&self) -> Timestamp {
+        match &self.manual {
+            Some(fixed) => *fixed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            None => Timestamp::now(),
+        }
+    }
+
+    /// Moves a manual clock to `to`; a system clock ignores this.
+    pub fn set(&self, to: Timestamp) {
+        if let Some(fixed) = &self.manual {
+            *fixed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = to;
+        }
+    }
+
+    /// Moves a manual clock forward by `span`; a system clock ignores this.
+    pub fn advance(&self, span: SignedDuration) {
+        let now = self.now();
+        self.set(crate::protocol::seal::later_by(now, span));
+    }
+}

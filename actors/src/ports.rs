@@ -1,0 +1,282 @@
+//! The two handles through which actors reach the outside world.
+//!
+//! [`Bus`] publishes on MQTT; [`Store`] makes audit rows and weapon
+//! transitions durable. Both are channels: the service runs the MQTT client
+//! and the SQLite writer at their other ends, tests can run fakes. Neither
+//! blocks an actor: a full bus refuses at once, and a store request is one
+//! awaited reply.
+
+use jiff::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::domain::{
+    AssetTag, BadgeUid, CompartmentNo, EmployeeId, LockerId, ReaderId, SiteId, WeaponClass,
+};
+
+/// One message for the MQTT publisher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    /// Topic name.
+    pub topic: String,
+    /// JSON payload; never empty (an empty payload would clear retained
+    /// state on the broker).
+    pub payload: Vec<u8>,
+    /// Retained (state) or not (events, commands, activity, alerts).
+    pub retain: bool,
+}
+
+/// Why a publish was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    /// The publisher's queue is full; the message was not sent.
+    #[error("MQTT publish queue is full")]
+    Full,
+    /// The publisher has stopped.
+    #[error("MQTT publisher has stopped")]
+    Closed,
+}
+
+/// A handle to the MQTT publisher.
+#[derive(Clone, Debug)]
+pub struct Bus {
+    tx: mpsc::Sender<Outbound>,
+}
+
+impl Bus {
+    /// A bus and the receiver its publisher drains.
+    pub fn channel(capacity: usize) -> (Bus, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Bus { tx }, rx)
+    }
+
+    /// Queues a message without waiting.
+    pub fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) -> Result<(), BusError> {
+        let message = Outbound {
+            topic,
+            payload,
+            retain,
+        };
+        self.tx.try_send(message).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => BusError::Full,
+            mpsc::error::TrySendError::Closed(_) => BusError::Closed,
+        })
+    }
+
+    /// Queues a retained JSON state payload. Losing one is not fatal (the
+    /// next change republishes), so failures are only counted.
+    pub fn publish_state<T: serde::Serialize>(&self, topic: String, payload: &T) {
+        self.publish_json(topic, payload, true);
+    }
+
+    /// Queues a non-retained JSON payload (activity, alert), counted if lost.
+    pub fn publish_event<T: serde::Serialize>(&self, topic: String, payload: &T) {
+        self.publish_json(topic, payload, false);
+    }
+
+    fn publish_json<T: serde::Serialize>(&self, topic: String, payload: &T, retain: bool) {
+        let bytes = match serde_json::to_vec(payload) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::error!(%topic, %error, "state payload did not serialise");
+                return;
+            }
+        };
+        if let Err(error) = self.publish(topic, bytes, retain) {
+            metrics::counter!("armory_bus_dropped_total").increment(1);
+            tracing::warn!(%error, "projection dropped");
+        }
+    }
+}
+
+/// What an audit row records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// A person asked for a weapon.
+    SignOutRequest,
+    /// A person asked to return a weapon.
+    ReturnRequest,
+    /// A weapon left its compartment.
+    SignedOut,
+    /// A weapon came back to its compartment.
+    Returned,
+    /// A granted opening that never happened, closed out.
+    UnlockExpired,
+    /// Something that should not happen, recorded for the armorer.
+    Anomaly,
+}
+
+impl AuditAction {
+    /// The word stored and exported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::SignOutRequest => "sign_out_request",
+            AuditAction::ReturnRequest => "return_request",
+            AuditAction::SignedOut => "signed_out",
+            AuditAction::Returned => "returned",
+            AuditAction::UnlockExpired => "unlock_expired",
+            AuditAction::Anomaly => "anomaly",
+        }
+    }
+}
+
+/// The outcome an audit row records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Access granted; an unlock follows.
+    Granted,
+    /// Access denied; nothing opened.
+    Denied,
+    /// A fact recorded (sign-out completed, return completed, expiry).
+    Recorded,
+}
+
+impl Decision {
+    /// The word stored and exported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Granted => "granted",
+            Decision::Denied => "denied",
+            Decision::Recorded => "recorded",
+        }
+    }
+}
+
+/// One row of the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// The device event that caused it; unique in the trail when present,
+    /// which is what makes a redelivered scan count once.
+    pub event_id: Option<Uuid>,
+    /// When it happened (UTC).
+    pub at: Timestamp,
+    /// Site.
+    pub site: SiteId,
+    /// Locker.
+    pub locker: LockerId,
+    /// Reader, for access attempts.
+    pub reader: Option<ReaderId>,
+    /// What it records.
+    pub action: AuditAction,
+    /// The badge presented (never a PIN).
+    pub badge: Option<BadgeUid>,
+    /// The person resolved.
+    pub employee_id: Option<EmployeeId>,
+    /// The class asked for.
+    pub weapon_class: Option<WeaponClass>,
+    /// The weapon chosen.
+    pub asset_tag: Option<AssetTag>,
+    /// The compartment chosen.
+    pub compartment: Option<CompartmentNo>,
+    /// Outcome.
+    pub decision: Decision,
+    /// Reason code, e.g. `granted`, `certification_expired`.
+    pub reason: String,
+    /// The sign-out or return transaction it belongs to.
+    pub transaction: Option<Uuid>,
+}
+
+/// A change to a weapon's durable state, committed with its audit row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WeaponChange {
+    /// The weapon left its compartment with `holder`.
+    SignedOut {
+        /// Weapon.
+        asset_tag: AssetTag,
+        /// Who took it.
+        holder: EmployeeId,
+        /// The sign-out transaction.
+        transaction: Uuid,
+        /// When the door closed on the empty compartment.
+        at: Timestamp,
+    },
+    /// The weapon came back.
+    Returned {
+        /// Weapon.
+        asset_tag: AssetTag,
+        /// Who brought it back.
+        holder: EmployeeId,
+        /// The return transaction.
+        transaction: Uuid,
+        /// When the door closed on it.
+        at: Timestamp,
+    },
+}
+
+/// Why the store refused or failed a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// An audit row for this event id already exists: the event is a
+    /// redelivery and must have no further effect.
+    #[error("event {event_id} is already in the audit trail")]
+    Duplicate {
+        /// The repeated event id.
+        event_id: Uuid,
+    },
+    /// The change contradicts the stored state (e.g. returning a weapon
+    /// that is not signed out).
+    #[error("store refused the change: {detail}")]
+    Conflict {
+        /// What contradicts what.
+        detail: String,
+    },
+    /// SQLite failed; the caller must fail secure.
+    #[error("store failure: {detail}")]
+    Failed {
+        /// The database error.
+        detail: String,
+    },
+    /// The writer has stopped.
+    #[error("store writer is not running")]
+    Closed,
+}
+
+/// One request to the store's writer.
+#[derive(Debug)]
+pub enum StoreRequest {
+    /// Append an audit row, apply the weapon change if any, in one
+    /// transaction, durable before the reply.
+    Commit {
+        /// The row to append.
+        entry: AuditEntry,
+        /// The weapon change committed with it.
+        change: Option<WeaponChange>,
+        /// Receives the new row's sequence number.
+        reply: oneshot::Sender<Result<i64, StoreError>>,
+    },
+}
+
+/// A handle to the store's single writer.
+#[derive(Clone, Debug)]
+pub struct Store {
+    tx: mpsc::Sender<StoreRequest>,
+}
+
+impl Store {
+    /// A store handle and the receiver its writer drains.
+    pub fn channel(capacity: usize) -> (Store, mpsc::Receiver<StoreRequest>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Store { tx }, rx)
+    }
+
+    /// Appends `entry` (and applies `change`) durably.
+    pub async fn commit(
+        &self,
+        entry: AuditEntry,
+        change: Option<WeaponChange>,
+    ) -> Result<i64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let request = StoreRequest::Commit {
+            entry,
+            change,
+            reply,
+        };
+        self.tx
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
