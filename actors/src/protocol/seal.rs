@@ -42,6 +42,21 @@ pub struct SealedEnvelope<B> {
     pub tag: String,
 }
 
+/// Who seals an envelope, when, and for how long it is good.
+#[derive(Clone, Copy, Debug)]
+pub struct Header<'a> {
+    /// The envelope's unique id.
+    pub id: Uuid,
+    /// The sender's name.
+    pub sender: &'a str,
+    /// The sender's counter.
+    pub counter: u64,
+    /// When it is made.
+    pub at: Timestamp,
+    /// How long after `at` it expires.
+    pub lifetime: SignedDuration,
+}
+
 /// Why an envelope was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
@@ -99,7 +114,7 @@ impl SealError {
 }
 
 impl<B: Serialize + DeserializeOwned + Clone> SealedEnvelope<B> {
-    /// Makes and tags an envelope for `topic`.
+    /// Makes and tags an envelope for `topic` with a fresh id.
     pub fn seal(
         key: &LockerKey,
         topic: &str,
@@ -109,9 +124,29 @@ impl<B: Serialize + DeserializeOwned + Clone> SealedEnvelope<B> {
         lifetime: SignedDuration,
         body: B,
     ) -> Self {
+        let header = Header {
+            id: Uuid::new_v4(),
+            sender,
+            counter,
+            at,
+            lifetime,
+        };
+        Self::seal_with_id(key, topic, header, body)
+    }
+
+    /// Makes and tags an envelope whose id the caller chose (a scan seals
+    /// its PIN to its own envelope id, so it needs the id first).
+    pub fn seal_with_id(key: &LockerKey, topic: &str, header: Header<'_>, body: B) -> Self {
+        let Header {
+            id,
+            sender,
+            counter,
+            at,
+            lifetime,
+        } = header;
         let mut envelope = SealedEnvelope {
             v: SCHEMA_VERSION,
-            id: Uuid::new_v4(),
+            id,
             sender: sender.to_owned(),
             counter,
             at,
