@@ -1,1 +1,8 @@
-//! x
+//! The armory service: the embedded MQTT broker, the bus that connects the
+//! actor tree to it, the SQLite store, the importer of agency files, the
+//! configuration, the metrics and the command line.
+
+pub mod broker;
+pub mod metrics;
+pub mod mqtt;
+pub mod store;

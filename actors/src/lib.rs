@@ -6,8 +6,18 @@
 //! and a [`ports::Store`] to make things durable. That keeps this crate free
 //! of sockets and files, and lets tests drive it with a paused clock.
 
+pub mod activity;
 pub mod clock;
+pub mod compartment;
+pub mod directory;
 pub mod domain;
+pub mod import;
+pub mod locker;
 pub mod ports;
 pub mod protocol;
+pub mod reader;
 pub mod rules;
+pub mod services;
+pub mod site;
+pub mod tree;
+pub mod weapon;

@@ -24,6 +24,9 @@ pub struct Outbound {
     pub payload: Vec<u8>,
     /// Retained (state) or not (events, commands, activity, alerts).
     pub retain: bool,
+    /// Commands go at QoS 1; projections at QoS 0, since the next change
+    /// republishes them anyway.
+    pub reliable: bool,
 }
 
 /// Why a publish was refused.
@@ -50,13 +53,17 @@ impl Bus {
         (Bus { tx }, rx)
     }
 
-    /// Queues a message without waiting.
-    pub fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) -> Result<(), BusError> {
-        let message = Outbound {
+    /// Queues a sealed command (QoS 1, never retained) without waiting.
+    pub fn publish_command(&self, topic: String, payload: Vec<u8>) -> Result<(), BusError> {
+        self.send(Outbound {
             topic,
             payload,
-            retain,
-        };
+            retain: false,
+            reliable: true,
+        })
+    }
+
+    fn send(&self, message: Outbound) -> Result<(), BusError> {
         self.tx.try_send(message).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => BusError::Full,
             mpsc::error::TrySendError::Closed(_) => BusError::Closed,
@@ -82,7 +89,13 @@ impl Bus {
                 return;
             }
         };
-        if let Err(error) = self.publish(topic, bytes, retain) {
+        let message = Outbound {
+            topic,
+            payload: bytes,
+            retain,
+            reliable: false,
+        };
+        if let Err(error) = self.send(message) {
             metrics::counter!("armory_bus_dropped_total").increment(1);
             tracing::warn!(%error, "projection dropped");
         }

@@ -19,7 +19,7 @@ pub mod topic;
 
 pub use keys::{FleetSecret, LockerKey};
 pub use payload::*;
-pub use seal::{SealError, SealedEnvelope};
+pub use seal::{CounterWindow, Header, SealError, SealedEnvelope};
 pub use topic::{Topic, TopicError};
 
 /// The version of every payload this build writes and accepts.

@@ -1,0 +1,365 @@
+//! One compartment: its lock, door and presence sensor.
+//!
+//! It sends the sealed unlock command for a granted sign-out or return,
+//! then follows the door: opened, closed with the weapon gone (sign-out) or
+//! back (return). Only then does it ask the weapon to record the change. A
+//! granted opening whose door never opens within the unlock window is
+//! closed out: the reservation is dropped and an `unlock_expired` row is
+//! written. The command is never retained and expires within seconds, so a
+//! stale copy opens nothing.
+//!
+//! Messages: [`CompartmentMsg::Unlock`], [`CompartmentMsg::Device`],
+//! [`CompartmentMsg::WindowElapsed`].
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use uuid::Uuid;
+
+use crate::activity::Happening;
+use crate::domain::{AssetTag, CompartmentNo, EmployeeId, LockerId, SiteId, WeaponClass};
+use crate::locker::LockerMsg;
+use crate::ports::{AuditAction, BusError, Decision};
+use crate::protocol::seal::Header;
+use crate::protocol::{
+    Command, CompartmentStatePayload, DeviceEvent, DoorState, LockerKey, SealedEnvelope, Topic,
+    UnlockPurpose, SCHEMA_VERSION,
+};
+use crate::services::Services;
+use crate::weapon::WeaponMsg;
+
+/// The compartment actor.
+pub struct CompartmentActor;
+
+/// What a compartment actor starts from.
+pub struct CompartmentArguments {
+    /// Site.
+    pub site: SiteId,
+    /// Locker.
+    pub locker: LockerId,
+    /// Its number.
+    pub number: CompartmentNo,
+    /// The weapon whose home it is.
+    pub home_of: Option<AssetTag>,
+    /// The locker's key, for sealing commands.
+    pub key: LockerKey,
+    /// Its locker, told when something changes.
+    pub parent: ActorRef<LockerMsg>,
+    /// Shared services.
+    pub services: Services,
+}
+
+/// A compartment's live state.
+pub struct CompartmentState {
+    args: CompartmentArguments,
+    door: DoorState,
+    weapon_present: Option<bool>,
+    pending: Option<PendingOpening>,
+}
+
+/// A granted opening in progress.
+pub struct PendingOpening {
+    /// The sign-out or return.
+    pub transaction: Uuid,
+    /// Why.
+    pub purpose: UnlockPurpose,
+    /// The weapon concerned.
+    pub weapon: ActorRef<WeaponMsg>,
+    /// Its asset tag.
+    pub asset_tag: AssetTag,
+    /// Its class.
+    pub weapon_class: WeaponClass,
+    /// Who it is for.
+    pub holder: EmployeeId,
+    /// Whether the door has opened.
+    pub door_opened: bool,
+}
+
+/// Why a compartment refused to unlock.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnlockRefusal {
+    /// Another opening is in progress.
+    #[error("compartment is busy with another opening")]
+    Busy,
+    /// The command could not be queued.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Messages to a compartment.
+pub enum CompartmentMsg {
+    /// Open for a granted sign-out or return.
+    Unlock {
+        /// What the opening is for.
+        opening: Box<PendingOpening>,
+        /// Whether the command left.
+        reply: RpcReplyPort<Result<(), UnlockRefusal>>,
+    },
+    /// An authenticated event from its hardware.
+    Device(DeviceEvent),
+    /// The unlock window of `transaction` has passed.
+    WindowElapsed {
+        /// The opening it was for.
+        transaction: Uuid,
+    },
+}
+
+impl Actor for CompartmentActor {
+    type Msg = CompartmentMsg;
+    type State = CompartmentState;
+    type Arguments = CompartmentArguments;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<CompartmentMsg>,
+        args: CompartmentArguments,
+    ) -> Result<CompartmentState, ActorProcessingErr> {
+        // Unknown until the hardware speaks: never assume locked.
+        let state = CompartmentState {
+            args,
+            door: DoorState::Unknown,
+            weapon_present: None,
+            pending: None,
+        };
+        state.publish();
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<CompartmentMsg>,
+        message: CompartmentMsg,
+        state: &mut CompartmentState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            CompartmentMsg::Unlock { opening, reply } => {
+                let outcome = state.unlock(&myself, *opening);
+                let _ = reply.send(outcome);
+            }
+            CompartmentMsg::Device(event) => state.on_device(event).await,
+            CompartmentMsg::WindowElapsed { transaction } => {
+                state.on_window_elapsed(transaction).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CompartmentState {
+    fn unlock(
+        &mut self,
+        myself: &ActorRef<CompartmentMsg>,
+        opening: PendingOpening,
+    ) -> Result<(), UnlockRefusal> {
+        if self.pending.is_some() {
+            return Err(UnlockRefusal::Busy);
+        }
+
+        let services = &self.args.services;
+        let topic = Topic::CompartmentCommand {
+            site: self.args.site.clone(),
+            locker: self.args.locker.clone(),
+            compartment: self.args.number,
+        }
+        .name();
+        let command = Command::Unlock {
+            transaction: opening.transaction,
+            purpose: opening.purpose,
+        };
+        let header = Header {
+            id: Uuid::new_v4(),
+            sender: "armory",
+            counter: services.commands.next(),
+            at: services.clock.now(),
+            lifetime: services.timing.command_lifetime,
+        };
+        let sealed = SealedEnvelope::seal_with_id(&self.args.key, &topic, header, command);
+        services.bus.publish_command(topic, sealed.to_bytes())?;
+        metrics::counter!("armory_unlock_commands_total").increment(1);
+
+        let transaction = opening.transaction;
+        myself.send_after(services.timing.unlock_window, move || {
+            CompartmentMsg::WindowElapsed { transaction }
+        });
+        self.pending = Some(opening);
+        self.door = DoorState::Unlocking;
+        self.publish();
+        Ok(())
+    }
+
+    async fn on_device(&mut self, event: DeviceEvent) {
+        match event {
+            DeviceEvent::DoorOpened => {
+                self.door = DoorState::Open;
+                match &mut self.pending {
+                    Some(pending) => pending.door_opened = true,
+                    None => {
+                        tracing::warn!(
+                            locker = %self.args.locker,
+                            compartment = self.args.number,
+                            "door opened without an unlock"
+                        );
+                        let happening = self.happening();
+                        happening
+                            .record_anomaly(&self.args.services, "door_opened_without_unlock")
+                            .await;
+                    }
+                }
+                self.publish();
+            }
+            DeviceEvent::DoorClosed { weapon_present } => {
+                self.door = DoorState::Closed;
+                self.weapon_present = Some(weapon_present);
+                self.publish();
+                self.on_door_closed(weapon_present).await;
+            }
+            other => {
+                tracing::warn!(
+                    locker = %self.args.locker,
+                    compartment = self.args.number,
+                    kind = other.kind(),
+                    "event has no meaning for a compartment"
+                );
+                metrics::counter!("armory_device_events_rejected_total", "reason" => "misrouted")
+                    .increment(1);
+            }
+        }
+    }
+
+    async fn on_door_closed(&mut self, weapon_present: bool) {
+        let Some(pending) = self.pending.take_if(|pending| pending.door_opened) else {
+            return;
+        };
+        let mut happening = self.happening();
+        happening.employee_id = Some(pending.holder.clone());
+        happening.asset_tag = Some(pending.asset_tag.clone());
+        happening.weapon_class = Some(pending.weapon_class);
+        happening.transaction = Some(pending.transaction);
+        let services = &self.args.services;
+
+        let completed = match pending.purpose {
+            UnlockPurpose::SignOut => !weapon_present,
+            UnlockPurpose::Return => weapon_present,
+        };
+        if !completed {
+            pending.weapon.cast(WeaponMsg::Release {
+                transaction: pending.transaction,
+            }).ok();
+            let reason = match pending.purpose {
+                UnlockPurpose::SignOut => "weapon_not_taken",
+                UnlockPurpose::Return => "weapon_not_returned",
+            };
+            happening.record_anomaly(services, reason).await;
+            self.tell_locker();
+            return;
+        }
+
+        let transaction = pending.transaction;
+        let (kind, outcome) = match pending.purpose {
+            UnlockPurpose::SignOut => (
+                "signed_out",
+                ractor::call!(pending.weapon, |reply| WeaponMsg::ConfirmSignOut {
+                    transaction,
+                    reply
+                }),
+            ),
+            UnlockPurpose::Return => (
+                "returned",
+                ractor::call!(pending.weapon, |reply| WeaponMsg::ConfirmReturn {
+                    transaction,
+                    reply
+                }),
+            ),
+        };
+        match outcome {
+            Ok(Ok(())) => {
+                tracing::info!(
+                    locker = %self.args.locker,
+                    compartment = self.args.number,
+                    weapon = %pending.asset_tag,
+                    employee = %pending.holder,
+                    kind,
+                    "weapon movement recorded"
+                );
+                happening.announce(services, kind, kind);
+            }
+            Ok(Err(error)) => {
+                tracing::error!(weapon = %pending.asset_tag, %error, kind, "movement not recorded");
+                happening.record_anomaly(services, "movement_not_recorded").await;
+            }
+            Err(error) => {
+                tracing::error!(weapon = %pending.asset_tag, %error, kind, "weapon actor unreachable");
+                happening.record_anomaly(services, "weapon_unreachable").await;
+            }
+        }
+        self.tell_locker();
+    }
+
+    async fn on_window_elapsed(&mut self, transaction: Uuid) {
+        let expired = self
+            .pending
+            .take_if(|pending| pending.transaction == transaction && !pending.door_opened);
+        let Some(pending) = expired else {
+            return;
+        };
+
+        pending.weapon.cast(WeaponMsg::Release { transaction }).ok();
+        if self.door == DoorState::Unlocking {
+            self.door = DoorState::Closed;
+        }
+
+        let mut happening = self.happening();
+        happening.employee_id = Some(pending.holder.clone());
+        happening.asset_tag = Some(pending.asset_tag.clone());
+        happening.weapon_class = Some(pending.weapon_class);
+        happening.transaction = Some(transaction);
+        let services = &self.args.services;
+        let entry = happening.audit_entry(AuditAction::UnlockExpired, Decision::Recorded, "unlock_expired");
+        if let Err(error) = services.store.commit(entry, None).await {
+            tracing::error!(locker = %self.args.locker, %error, "expiry not recorded");
+        }
+        metrics::counter!("armory_unlocks_expired_total").increment(1);
+        happening.announce(services, "unlock_expired", "unlock_expired");
+        tracing::warn!(
+            locker = %self.args.locker,
+            compartment = self.args.number,
+            %transaction,
+            "unlock window passed with the door shut"
+        );
+        self.publish();
+        self.tell_locker();
+    }
+
+    fn happening(&self) -> Happening {
+        let mut happening = Happening::at_locker(
+            &self.args.site,
+            &self.args.locker,
+            self.args.services.clock.now(),
+        );
+        happening.compartment = Some(self.args.number);
+        happening
+    }
+
+    fn tell_locker(&self) {
+        if self.args.parent.cast(LockerMsg::Changed).is_err() {
+            tracing::warn!(locker = %self.args.locker, "locker gone; state not republished");
+        }
+    }
+
+    fn publish(&self) {
+        let topic = Topic::CompartmentState {
+            site: self.args.site.clone(),
+            locker: self.args.locker.clone(),
+            compartment: self.args.number,
+        };
+        let payload = CompartmentStatePayload {
+            v: SCHEMA_VERSION,
+            site: self.args.site.clone(),
+            locker: self.args.locker.clone(),
+            compartment: self.args.number,
+            weapon: self.args.home_of.clone(),
+            door: self.door,
+            weapon_present: self.weapon_present,
+            at: self.args.services.clock.now(),
+        };
+        self.args.services.bus.publish_state(topic.name(), &payload);
+    }
+}

@@ -1,0 +1,471 @@
+//! One locker: the parent of its readers, compartments and weapons.
+//!
+//! The locker authenticates every event its hardware sends (tag, freshness,
+//! counter, duplicate id) and routes it to the reader or compartment it
+//! names. It chooses the weapon for a granted sign-out: the least-used
+//! available weapon of the class in this locker, reserved through the
+//! weapon's own actor so that two requests never get the same weapon. It
+//! publishes the locker's retained state. A child that fails is logged and
+//! counted; the rest of the locker keeps working.
+//!
+//! Messages: [`LockerMsg::Device`], [`LockerMsg::Allocate`],
+//! [`LockerMsg::FindHeld`], [`LockerMsg::Changed`].
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use uuid::Uuid;
+
+use crate::compartment::{CompartmentActor, CompartmentArguments, CompartmentMsg};
+use crate::domain::{
+    AssetTag, CompartmentNo, EmployeeId, Locker, ReaderId, SiteId, Weapon, WeaponClass,
+};
+use crate::protocol::{
+    CounterWindow, DeviceEvent, Liveness, LockerKey, LockerStatePayload, SealedEnvelope, Topic,
+    WeaponCondition, SCHEMA_VERSION,
+};
+use crate::reader::{ReaderActor, ReaderArguments, ReaderMsg, Scan};
+use crate::rules::Reason;
+use crate::services::Services;
+use crate::weapon::{WeaponActor, WeaponArguments, WeaponMsg, WeaponView};
+
+/// How many recent event ids a locker remembers to spot redeliveries.
+const RECENT_EVENTS: usize = 1024;
+
+/// The locker actor.
+pub struct LockerActor;
+
+/// What a locker actor starts from.
+pub struct LockerArguments {
+    /// The locker's layout.
+    pub locker: Locker,
+    /// The weapons whose home is this locker.
+    pub weapons: Vec<Weapon>,
+    /// Shared services.
+    pub services: Services,
+}
+
+/// A weapon chosen for a sign-out, or found for a return.
+#[derive(Clone, Debug)]
+pub struct Allocation {
+    /// Weapon.
+    pub asset_tag: AssetTag,
+    /// Its class.
+    pub weapon_class: WeaponClass,
+    /// Its compartment.
+    pub compartment: CompartmentNo,
+    /// Its actor.
+    pub weapon: ActorRef<WeaponMsg>,
+    /// Its compartment's actor.
+    pub compartment_actor: ActorRef<CompartmentMsg>,
+}
+
+impl Allocation {
+    /// Drops the reservation or pending return made for `transaction`.
+    pub fn release(&self, transaction: Uuid) {
+        self.weapon.cast(WeaponMsg::Release { transaction }).ok();
+    }
+}
+
+/// Messages to a locker.
+pub enum LockerMsg {
+    /// A message from the bus on one of this locker's event topics.
+    Device {
+        /// The parsed topic.
+        topic: Topic,
+        /// Its name, which the tag covers.
+        topic_name: String,
+        /// The raw payload.
+        payload: Vec<u8>,
+    },
+    /// Choose and reserve a weapon of a class for `holder`.
+    Allocate {
+        /// Class asked for.
+        weapon_class: WeaponClass,
+        /// Who asks.
+        holder: EmployeeId,
+        /// The sign-out.
+        transaction: Uuid,
+        /// The weapon, or why none.
+        reply: RpcReplyPort<Result<Allocation, Reason>>,
+    },
+    /// Find the weapon of this locker that `holder` holds, for a return.
+    FindHeld {
+        /// Who asks.
+        holder: EmployeeId,
+        /// The return.
+        transaction: Uuid,
+        /// The weapon, or why none.
+        reply: RpcReplyPort<Result<Allocation, Reason>>,
+    },
+    /// Something changed; republish the locker's state.
+    Changed,
+}
+
+/// A locker's live state.
+pub struct LockerState {
+    site: SiteId,
+    locker: Locker,
+    key: LockerKey,
+    services: Services,
+    controller: Liveness,
+    readers: HashMap<ReaderId, ActorRef<ReaderMsg>>,
+    compartments: BTreeMap<CompartmentNo, ActorRef<CompartmentMsg>>,
+    weapons: Vec<(WeaponClass, ActorRef<WeaponMsg>)>,
+    counters: CounterWindow,
+    recent: RecentIds,
+}
+
+impl Actor for LockerActor {
+    type Msg = LockerMsg;
+    type State = LockerState;
+    type Arguments = LockerArguments;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<LockerMsg>,
+        args: LockerArguments,
+    ) -> Result<LockerState, ActorProcessingErr> {
+        let LockerArguments {
+            locker,
+            weapons,
+            services,
+        } = args;
+        let site = locker.site.clone();
+        let key = services.fleet_secret.locker_key(&locker.id);
+        let cell = myself.get_cell();
+
+        let mut weapon_refs = Vec::new();
+        let mut homes: HashMap<CompartmentNo, AssetTag> = HashMap::new();
+        for weapon in weapons {
+            homes.insert(weapon.compartment, weapon.asset_tag.clone());
+            let class = weapon.class;
+            let arguments = WeaponArguments {
+                weapon,
+                services: services.clone(),
+            };
+            let (actor, _) =
+                Actor::spawn_linked(None, WeaponActor, arguments, cell.clone()).await?;
+            weapon_refs.push((class, actor));
+        }
+
+        let mut compartments = BTreeMap::new();
+        for number in 1..=locker.compartments.len() as CompartmentNo {
+            let arguments = CompartmentArguments {
+                site: site.clone(),
+                locker: locker.id.clone(),
+                number,
+                home_of: homes.get(&number).cloned(),
+                key: key.clone(),
+                parent: myself.clone(),
+                services: services.clone(),
+            };
+            let (actor, _) =
+                Actor::spawn_linked(None, CompartmentActor, arguments, cell.clone()).await?;
+            compartments.insert(number, actor);
+        }
+
+        let mut readers = HashMap::new();
+        for (reader, kind) in locker.reader_ids() {
+            let arguments = ReaderArguments {
+                site: site.clone(),
+                locker: locker.id.clone(),
+                reader: reader.clone(),
+                kind,
+                key: key.clone(),
+                parent: myself.clone(),
+                services: services.clone(),
+            };
+            let (actor, _) =
+                Actor::spawn_linked(None, ReaderActor, arguments, cell.clone()).await?;
+            readers.insert(reader, actor);
+        }
+
+        Ok(LockerState {
+            site,
+            locker,
+            key,
+            services,
+            controller: Liveness::Unknown,
+            readers,
+            compartments,
+            weapons: weapon_refs,
+            counters: CounterWindow::default(),
+            recent: RecentIds::default(),
+        })
+    }
+
+    async fn post_start(
+        &self,
+        _myself: ActorRef<LockerMsg>,
+        state: &mut LockerState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.publish().await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<LockerMsg>,
+        message: LockerMsg,
+        state: &mut LockerState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            LockerMsg::Device {
+                topic,
+                topic_name,
+                payload,
+            } => state.on_device(topic, &topic_name, &payload).await,
+            LockerMsg::Allocate {
+                weapon_class,
+                holder,
+                transaction,
+                reply,
+            } => {
+                let outcome = state.allocate(weapon_class, holder, transaction).await;
+                let _ = reply.send(outcome);
+                state.publish().await;
+            }
+            LockerMsg::FindHeld {
+                holder,
+                transaction,
+                reply,
+            } => {
+                let outcome = state.find_held(holder, transaction).await;
+                let _ = reply.send(outcome);
+            }
+            LockerMsg::Changed => state.publish().await,
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<LockerMsg>,
+        event: SupervisionEvent,
+        state: &mut LockerState,
+    ) -> Result<(), ActorProcessingErr> {
+        // A failed child stays down and is reported; its siblings go on.
+        if let SupervisionEvent::ActorFailed(child, error) = event {
+            tracing::error!(
+                locker = %state.locker.id,
+                child = %child.get_id(),
+                %error,
+                "child actor failed"
+            );
+            metrics::counter!("armory_actor_failures_total", "parent" => "locker").increment(1);
+        }
+        Ok(())
+    }
+}
+
+impl LockerState {
+    async fn on_device(&mut self, topic: Topic, topic_name: &str, payload: &[u8]) {
+        let now = self.services.clock.now();
+        let opened = SealedEnvelope::<DeviceEvent>::open(&self.key, topic_name, payload, now);
+        let envelope = match opened {
+            Ok(envelope) => envelope,
+            Err(error) => return self.reject(error.code(), &error.to_string()),
+        };
+        if envelope.sender != self.locker.id.as_str() {
+            return self.reject("wrong_sender", "sender is not this locker");
+        }
+        if self.recent.contains(&envelope.id) {
+            metrics::counter!("armory_device_events_duplicate_total").increment(1);
+            tracing::debug!(locker = %self.locker.id, event = %envelope.id, "redelivered event");
+            return;
+        }
+        if let Err(error) = self.counters.accept(&envelope.sender, envelope.counter) {
+            return self.reject(error.code(), &error.to_string());
+        }
+        self.recent.insert(envelope.id);
+
+        let kind = envelope.body.kind();
+        metrics::counter!("armory_device_events_total", "kind" => kind).increment(1);
+        tracing::debug!(locker = %self.locker.id, kind, event = %envelope.id, "device event");
+
+        match (topic, envelope.body) {
+            (
+                Topic::ControllerEvent { .. },
+                DeviceEvent::ControllerOnline { .. } | DeviceEvent::Heartbeat,
+            ) => {
+                if self.controller != Liveness::Online {
+                    self.controller = Liveness::Online;
+                    tracing::info!(locker = %self.locker.id, "locker controller online");
+                    self.publish().await;
+                }
+            }
+            (
+                Topic::ReaderEvent { reader, .. },
+                DeviceEvent::Scan {
+                    badge_uid,
+                    pin_sealed,
+                    fingerprint_match,
+                    request,
+                },
+            ) => {
+                let Some(actor) = self.readers.get(&reader) else {
+                    return self.reject("unknown_reader", "no such reader on this locker");
+                };
+                let scan = Scan {
+                    event_id: envelope.id,
+                    badge_uid,
+                    pin_sealed,
+                    fingerprint_match,
+                    request,
+                };
+                if actor.cast(ReaderMsg::Scan(scan)).is_err() {
+                    self.reject("reader_down", "reader actor is not running");
+                }
+            }
+            (
+                Topic::CompartmentEvent { compartment, .. },
+                event @ (DeviceEvent::DoorOpened | DeviceEvent::DoorClosed { .. }),
+            ) => {
+                let Some(actor) = self.compartments.get(&compartment) else {
+                    return self.reject("unknown_compartment", "no such compartment");
+                };
+                if actor.cast(CompartmentMsg::Device(event)).is_err() {
+                    self.reject("compartment_down", "compartment actor is not running");
+                }
+            }
+            _ => self.reject("misrouted", "event kind does not belong on this topic"),
+        }
+    }
+
+    fn reject(&self, reason: &'static str, detail: &str) {
+        metrics::counter!("armory_device_events_rejected_total", "reason" => reason).increment(1);
+        tracing::warn!(locker = %self.locker.id, reason, detail, "device event rejected");
+    }
+
+    async fn views(&self) -> Vec<(ActorRef<WeaponMsg>, WeaponView)> {
+        let mut views = Vec::with_capacity(self.weapons.len());
+        for (_, weapon) in &self.weapons {
+            if let Ok(view) = ractor::call!(weapon, WeaponMsg::Status) {
+                views.push((weapon.clone(), view));
+            }
+        }
+        views
+    }
+
+    async fn allocate(
+        &self,
+        weapon_class: WeaponClass,
+        holder: EmployeeId,
+        transaction: Uuid,
+    ) -> Result<Allocation, Reason> {
+        let mut candidates: Vec<_> = self
+            .views()
+            .await
+            .into_iter()
+            .filter(|(_, view)| {
+                view.class == weapon_class && view.condition == WeaponCondition::Available
+            })
+            .collect();
+        candidates.sort_by(|(_, a), (_, b)| {
+            (a.sign_outs_since_service, &a.asset_tag).cmp(&(b.sign_outs_since_service, &b.asset_tag))
+        });
+
+        for (weapon, view) in candidates {
+            let Some(compartment_actor) = self.compartments.get(&view.compartment) else {
+                continue;
+            };
+            let reserved = ractor::call!(weapon, |reply| WeaponMsg::Reserve {
+                transaction,
+                holder: holder.clone(),
+                reply,
+            });
+            if let Ok(Ok(())) = reserved {
+                return Ok(Allocation {
+                    asset_tag: view.asset_tag,
+                    weapon_class,
+                    compartment: view.compartment,
+                    weapon,
+                    compartment_actor: compartment_actor.clone(),
+                });
+            }
+        }
+        Err(Reason::NoWeaponAvailable)
+    }
+
+    async fn find_held(&self, holder: EmployeeId, transaction: Uuid) -> Result<Allocation, Reason> {
+        let held = self
+            .views()
+            .await
+            .into_iter()
+            .filter(|(_, view)| view.condition == WeaponCondition::SignedOut)
+            .filter(|(_, view)| view.holder.as_ref() == Some(&holder));
+
+        for (weapon, view) in held {
+            let Some(compartment_actor) = self.compartments.get(&view.compartment) else {
+                continue;
+            };
+            let begun = ractor::call!(weapon, |reply| WeaponMsg::BeginReturn {
+                transaction,
+                holder: holder.clone(),
+                reply,
+            });
+            if let Ok(Ok(())) = begun {
+                return Ok(Allocation {
+                    asset_tag: view.asset_tag,
+                    weapon_class: view.class,
+                    compartment: view.compartment,
+                    weapon,
+                    compartment_actor: compartment_actor.clone(),
+                });
+            }
+        }
+        Err(Reason::NothingToReturn)
+    }
+
+    async fn publish(&self) {
+        let mut available = BTreeMap::new();
+        let mut signed_out = BTreeMap::new();
+        for (_, view) in self.views().await {
+            let tally = match view.condition {
+                WeaponCondition::Available => &mut available,
+                WeaponCondition::SignedOut | WeaponCondition::Reserved => &mut signed_out,
+                WeaponCondition::Unavailable => continue,
+            };
+            *tally.entry(view.class).or_insert(0) += 1;
+        }
+        let payload = LockerStatePayload {
+            v: SCHEMA_VERSION,
+            site: self.site.clone(),
+            locker: self.locker.id.clone(),
+            controller: self.controller,
+            compartments: self.compartments.len() as u16,
+            available,
+            signed_out,
+            at: self.services.clock.now(),
+        };
+        let topic = Topic::LockerState {
+            site: self.site.clone(),
+            locker: self.locker.id.clone(),
+        };
+        self.services.bus.publish_state(topic.name(), &payload);
+    }
+}
+
+/// The last [`RECENT_EVENTS`] event ids, oldest forgotten first.
+#[derive(Debug, Default)]
+struct RecentIds {
+    order: VecDeque<Uuid>,
+    members: HashSet<Uuid>,
+}
+
+impl RecentIds {
+    fn contains(&self, id: &Uuid) -> bool {
+        self.members.contains(id)
+    }
+
+    fn insert(&mut self, id: Uuid) {
+        if self.order.len() == RECENT_EVENTS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.members.remove(&oldest);
+            }
+        }
+        self.order.push_back(id);
+        self.members.insert(id);
+    }
+}

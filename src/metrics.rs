@@ -1,0 +1,109 @@
+//! Prometheus metrics: the recorder, the `/metrics` listener, and the
+//! description of every metric the service emits.
+//!
+//! Labels are bounded by construction: decision, reason code, weapon
+//! class, event kind, rejection reason, parent kind. No badge, person,
+//! weapon or transaction id is ever a label.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use metrics::{describe_counter, describe_histogram, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Why metrics could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// The exporter could not be built or bind its address.
+    #[error("cannot serve metrics on {address}: {detail}")]
+    Listen {
+        /// The address asked for.
+        address: SocketAddr,
+        /// What the exporter said.
+        detail: String,
+    },
+}
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder, serving `/metrics` on `listen`.
+///
+/// The recorder is global to the process: a second call (a second service
+/// in one test process) returns the first handle and serves nothing new.
+pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, MetricsError> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+
+    let buckets = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ];
+    let mut builder = PrometheusBuilder::new();
+    builder = builder
+        .set_buckets(&buckets)
+        .expect("the bucket list is a constant and not empty");
+    let handle = match listen {
+        Some(address) => {
+            let (recorder, exporter) = builder
+                .with_http_listener(address)
+                .build()
+                .map_err(|error| MetricsError::Listen {
+                    address,
+                    detail: error.to_string(),
+                })?;
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_ok() {
+                tokio::spawn(exporter);
+                tracing::info!(%address, "metrics served at /metrics");
+            }
+            handle
+        }
+        None => {
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        }
+    };
+    describe();
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+fn describe() {
+    describe_counter!(
+        "armory_access_decisions_total",
+        "Access attempts at readers, by decision, reason code and weapon class."
+    );
+    describe_histogram!(
+        "armory_access_decision_seconds",
+        Unit::Seconds,
+        "Time from a scan reaching its reader actor to the decision being durable and sent."
+    );
+    describe_counter!("armory_sign_outs_total", "Weapons signed out, by class.");
+    describe_counter!("armory_returns_total", "Weapons returned, by class.");
+    describe_counter!("armory_unlock_commands_total", "Signed unlock commands sent.");
+    describe_counter!(
+        "armory_unlocks_expired_total",
+        "Granted unlocks whose door never opened within the unlock window."
+    );
+    describe_counter!("armory_device_events_total", "Authenticated device events, by kind.");
+    describe_counter!(
+        "armory_device_events_rejected_total",
+        "Device events refused before reaching an actor, by reason."
+    );
+    describe_counter!(
+        "armory_device_events_duplicate_total",
+        "Device events seen before (QoS 1 redelivery) and ignored."
+    );
+    describe_counter!("armory_anomalies_total", "Anomalies recorded, by reason.");
+    describe_counter!("armory_actor_failures_total", "Actor failures, by parent kind.");
+    describe_counter!(
+        "armory_bus_dropped_total",
+        "State or activity messages dropped because the publish queue was full."
+    );
+    describe_counter!("armory_mqtt_published_total", "Messages handed to the MQTT client.");
+    describe_counter!(
+        "armory_mqtt_connection_errors_total",
+        "MQTT connection errors of the service's client."
+    );
+}

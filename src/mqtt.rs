@@ -1,0 +1,179 @@
+//! The service's MQTT client: one connection, one poller, one publisher.
+//!
+//! rumqttc needs its event loop polled all the time, reconnects at once
+//! after an error, and forgets subscriptions when the broker has no session
+//! for it. So the poller backs off (capped, with jitter) after an error and
+//! subscribes again on every ConnAck, and publishing runs in its own task,
+//! draining the actors' [`Bus`](armory_actors::ports::Bus) queue, so a full
+//! client queue can never deadlock the poller. The service's retained
+//! status topic doubles as its last will.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use armory_actors::ports::Outbound;
+use rand::Rng;
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Largest packet either way; device payloads are limited far below this.
+const MAX_PACKET_BYTES: usize = 64 * 1024;
+
+/// How the service connects.
+#[derive(Clone, Debug)]
+pub struct LinkSettings {
+    /// Broker address.
+    pub broker: SocketAddr,
+    /// Client id.
+    pub client_id: String,
+    /// Topic filters to (re)subscribe at QoS 1 on every connection.
+    pub subscriptions: Vec<String>,
+    /// Retained last will: topic and payload.
+    pub last_will: Option<(String, Vec<u8>)>,
+}
+
+/// A running connection.
+pub struct MqttLink {
+    client: AsyncClient,
+    stopping: Arc<AtomicBool>,
+    poller: JoinHandle<()>,
+    publisher: JoinHandle<()>,
+}
+
+impl MqttLink {
+    /// Connects in the background; `on_message` sees every publish received.
+    pub fn start(
+        settings: LinkSettings,
+        outbound: mpsc::Receiver<Outbound>,
+        on_message: impl Fn(String, Vec<u8>) + Send + 'static,
+    ) -> MqttLink {
+        let mut options = MqttOptions::new(
+            settings.client_id.clone(),
+            settings.broker.ip().to_string(),
+            settings.broker.port(),
+        );
+        options.set_keep_alive(Duration::from_secs(15));
+        options.set_clean_session(true);
+        options.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+        options.set_inflight(100);
+        if let Some((topic, payload)) = &settings.last_will {
+            options.set_last_will(LastWill::new(topic, payload.clone(), QoS::AtLeastOnce, true));
+        }
+
+        let (client, mut eventloop) = AsyncClient::new(options, 1024);
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
+
+        let stopping = Arc::new(AtomicBool::new(false));
+        let poller = tokio::spawn(poll(
+            eventloop,
+            client.clone(),
+            settings,
+            Arc::clone(&stopping),
+            on_message,
+        ));
+        let publisher = tokio::spawn(publish(client.clone(), outbound));
+        MqttLink {
+            client,
+            stopping,
+            poller,
+            publisher,
+        }
+    }
+
+    /// Publishes a message now (used for the service's own status).
+    pub async fn publish_now(&self, topic: &str, payload: Vec<u8>, retain: bool) {
+        if let Err(error) = self.client.publish(topic, QoS::AtLeastOnce, retain, payload).await {
+            tracing::warn!(%topic, %error, "publish failed");
+        }
+    }
+
+    /// Disconnects cleanly and stops both tasks.
+    pub async fn stop(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.client.disconnect().await;
+        self.publisher.abort();
+        // Let the poller flush the DISCONNECT before it is stopped.
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.poller).await;
+    }
+}
+
+async fn poll(
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    settings: LinkSettings,
+    stopping: Arc<AtomicBool>,
+    on_message: impl Fn(String, Vec<u8>),
+) {
+    let mut failures: u32 = 0;
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                failures = 0;
+                tracing::info!(broker = %settings.broker, client = %settings.client_id, "MQTT connected");
+                for filter in &settings.subscriptions {
+                    if let Err(error) = client.try_subscribe(filter, QoS::AtLeastOnce) {
+                        tracing::error!(%filter, %error, "subscribe not queued");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let topic = String::from_utf8_lossy(publish.topic.as_ref()).into_owned();
+                on_message(topic, publish.payload.to_vec());
+            }
+            Ok(_) => {}
+            Err(rumqttc::ConnectionError::RequestsDone) => return,
+            Err(_) if stopping.load(Ordering::SeqCst) => return,
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                metrics::counter!("armory_mqtt_connection_errors_total").increment(1);
+                let delay = backoff(failures);
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "MQTT connection lost");
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+async fn publish(client: AsyncClient, mut outbound: mpsc::Receiver<Outbound>) {
+    while let Some(message) = outbound.recv().await {
+        let qos = if message.reliable {
+            QoS::AtLeastOnce
+        } else {
+            QoS::AtMostOnce
+        };
+        let sent = client
+            .publish(message.topic, qos, message.retain, message.payload)
+            .await;
+        if sent.is_err() {
+            tracing::warn!("MQTT client closed; publisher stops");
+            return;
+        }
+        metrics::counter!("armory_mqtt_published_total").increment(1);
+    }
+}
+
+/// 100 ms doubling to 5 s, with up to 25 % jitter so that a fleet of
+/// clients does not reconnect in step.
+fn backoff(failures: u32) -> Duration {
+    let base = 100u64.saturating_mul(1 << failures.min(6)).min(5_000);
+    let jitter = rand::thread_rng().gen_range(0..=base / 4);
+    Duration::from_millis(base + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) < backoff(4).max(backoff(5)));
+        for failures in [1, 5, 10, 40, u32::MAX] {
+            assert!(backoff(failures).as_millis() <= 6_250);
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Starting and stopping the whole service: store, broker, actor tree, bus.
+//!
+//! [`Service::start`] takes the configuration and a clock and returns once
+//! everything runs: the store is open and migrated (and seeded from the
+//! agency files on first start), the embedded broker listens, every actor
+//! has published its retained state, and the service's MQTT client is
+//! subscribed to device events. Tests start it on free ports in a temp dir.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use armory_actors::clock::Clock;
+use armory_actors::directory::Directory;
+use armory_actors::domain::{Armory, Personnel};
+use armory_actors::import::AgencyData;
+use armory_actors::ports::{Bus, Store};
+use armory_actors::protocol::{topic, FleetSecret, ServiceStatePayload, Topic, SCHEMA_VERSION};
+use armory_actors::rules::{self, PinHashCost};
+use armory_actors::services::{CommandCounter, PersonnelHandle, Services, Timing};
+use armory_actors::tree::{self, ArmoryMsg};
+use ractor::ActorRef;
+
+use crate::broker::{BrokerSettings, EmbeddedBroker};
+use crate::config::Config;
+use crate::mqtt::{LinkSettings, MqttLink};
+use crate::store::Database;
+
+/// Capacity of the queue from actors to the MQTT publisher; it must hold
+/// the retained state published at start-up (one message per weapon,
+/// compartment and locker) with room to spare.
+const BUS_CAPACITY: usize = 16 * 1024;
+
+/// A running service.
+pub struct Service {
+    broker: EmbeddedBroker,
+    link: MqttLink,
+    root: ActorRef<ArmoryMsg>,
+    directory: Directory,
+    store: Store,
+    database_path: PathBuf,
+    fleet_secret: FleetSecret,
+    personnel: PersonnelHandle,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+    summary: Summary,
+}
+
+/// What the service runs, for the start-up line and for callers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Sites.
+    pub sites: usize,
+    /// Lockers.
+    pub lockers: usize,
+    /// Weapons.
+    pub weapons: usize,
+    /// People on the roster.
+    pub people: usize,
+}
+
+impl Service {
+    /// Starts everything; see the module documentation.
+    pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Service> {
+        let state_dir = config.resolved_state_dir();
+        create_private_dir(&state_dir)?;
+        let fleet_secret = crate::keyfile::load_or_create(&state_dir.join("fleet.key"))?;
+
+        let metrics_listen = config.metrics.enabled.then_some(config.metrics.listen);
+        let metrics = crate::metrics::install(metrics_listen)?;
+
+        let database_path = state_dir.join("armory.sqlite3");
+        let mut database = Database::open(&database_path)
+            .with_context(|| format!("opening the store {}", database_path.display()))?;
+        if database.is_empty()? {
+            seed(&mut database, &config.resolved_data_dir(), config.pin_hash_cost()).await?;
+        }
+        let armory = database.load_armory()?;
+        let personnel = database.load_personnel()?;
+        let summary = Summary {
+            sites: armory.sites.len(),
+            lockers: armory.lockers.len(),
+            weapons: armory.weapons.len(),
+            people: personnel.people.len(),
+        };
+
+        let broker_settings = BrokerSettings {
+            listen: config.broker.listen,
+            max_connections: config.broker.max_connections,
+        };
+        let broker = EmbeddedBroker::start(&broker_settings).await?;
+
+        let (store, requests) = Store::channel(1024);
+        crate::store::spawn_writer(database, requests);
+
+        let (bus, outbound) = Bus::channel(BUS_CAPACITY);
+        let personnel = PersonnelHandle::new(personnel);
+        let services = Services {
+            bus,
+            store: store.clone(),
+            clock: clock.clone(),
+            personnel: personnel.clone(),
+            fleet_secret: fleet_secret.clone(),
+            timing: Timing {
+                unlock_window: config.timing.unlock_window(),
+                command_lifetime: config.timing.command_lifetime(),
+            },
+            commands: CommandCounter::starting_at(clock.now().as_microsecond().max(0) as u64),
+        };
+        let (root, directory) = tree::start(armory, services).await?;
+
+        let offline = service_state("offline", &summary);
+        let link_settings = LinkSettings {
+            broker: broker.address(),
+            client_id: format!("armory-service-{}", std::process::id()),
+            subscriptions: vec![topic::DEVICE_EVENTS_FILTER.to_owned()],
+            last_will: Some((Topic::ServiceState.name(), offline)),
+        };
+        let routes = directory.clone();
+        let link = MqttLink::start(link_settings, outbound, move |topic, payload| {
+            if let Err(error) = routes.route(&topic, payload) {
+                metrics::counter!("armory_device_events_rejected_total", "reason" => error.code())
+                    .increment(1);
+                tracing::warn!(reason = error.code(), %error, "message not routed");
+            }
+        });
+        let online = service_state("online", &summary);
+        link.publish_now(&Topic::ServiceState.name(), online, true).await;
+
+        tracing::info!(
+            sites = summary.sites,
+            lockers = summary.lockers,
+            weapons = summary.weapons,
+            people = summary.people,
+            broker = %broker.address(),
+            store = %database_path.display(),
+            "armory running"
+        );
+        Ok(Service {
+            broker,
+            link,
+            root,
+            directory,
+            store,
+            database_path,
+            fleet_secret,
+            personnel,
+            metrics,
+            summary,
+        })
+    }
+
+    /// The broker's address.
+    pub fn broker_address(&self) -> SocketAddr {
+        self.broker.address()
+    }
+
+    /// The store file.
+    pub fn database_path(&self) -> &Path {
+        &self.database_path
+    }
+
+    /// The fleet secret, for a simulator running in the same process.
+    pub fn fleet_secret(&self) -> &FleetSecret {
+        &self.fleet_secret
+    }
+
+    /// What the service runs.
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    /// The routing directory (lockers running).
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// The personnel snapshot handle.
+    pub fn personnel(&self) -> &PersonnelHandle {
+        &self.personnel
+    }
+
+    /// The store's write handle.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The metrics as Prometheus text.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render()
+    }
+
+    /// Resolves if the embedded broker stops.
+    pub async fn broker_failed(&mut self) -> anyhow::Error {
+        self.broker.wait_failed().await.into()
+    }
+
+    /// Stops the service: offline status, clean disconnect, actors stopped.
+    pub async fn stop(self) {
+        let offline = service_state("offline", &self.summary);
+        self.link
+            .publish_now(&Topic::ServiceState.name(), offline, true)
+            .await;
+        self.link.stop().await;
+        self.root.stop(Some("service stopping".to_owned()));
+        tracing::info!("armory stopped");
+    }
+}
+
+fn service_state(status: &str, summary: &Summary) -> Vec<u8> {
+    let payload = ServiceStatePayload {
+        v: SCHEMA_VERSION,
+        status: status.to_owned(),
+        lockers: summary.lockers as u32,
+        weapons: summary.weapons as u32,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    serde_json::to_vec(&payload).expect("the status payload is plain data")
+}
+
+/// First start: import the agency files and enrol their PINs.
+async fn seed(database: &mut Database, data_dir: &Path, cost: PinHashCost) -> anyhow::Result<()> {
+    tracing::info!(data = %data_dir.display(), "empty store; importing the agency files");
+    let agency = AgencyData::load_dir(data_dir).map_err(|errors| {
+        anyhow::anyhow!("the agency files in {} do not import:\n{errors}", data_dir.display())
+    })?;
+    let AgencyData {
+        armory,
+        mut personnel,
+        pins,
+    } = agency;
+
+    personnel.pin_hashes = hash_pins(pins, cost).await?;
+    database.seed(&armory, &personnel)?;
+    log_counts(&armory, &personnel);
+    Ok(())
+}
+
+/// Hashes enrolled PINs on every core; argon2 is slow on purpose.
+async fn hash_pins(
+    pins: Vec<(armory_actors::domain::EmployeeId, String)>,
+    cost: PinHashCost,
+) -> anyhow::Result<std::collections::BTreeMap<armory_actors::domain::EmployeeId, String>> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunk = pins.len().div_ceil(workers).max(1);
+    let mut tasks = Vec::new();
+    for part in pins.chunks(chunk) {
+        let part = part.to_vec();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter()
+                .map(|(employee, pin)| {
+                    rules::hash_pin(&pin, cost)
+                        .map(|hash| (employee.clone(), hash))
+                        .map_err(|error| anyhow::anyhow!("PIN of {employee}: {error}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        }));
+    }
+    let mut hashes = std::collections::BTreeMap::new();
+    for task in tasks {
+        hashes.extend(task.await??);
+    }
+    Ok(hashes)
+}
+
+fn log_counts(armory: &Armory, personnel: &Personnel) {
+    tracing::info!(
+        sites = armory.sites.len(),
+        lockers = armory.lockers.len(),
+        weapons = armory.weapons.len(),
+        people = personnel.people.len(),
+        pins = personnel.pin_hashes.len(),
+        "agency imported"
+    );
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("creating the state folder {}", dir.display()))
+}
