@@ -12,7 +12,6 @@ pub mod compartment;
 pub mod directory;
 pub mod domain;
 pub mod import;
-pub mod import;
 pub mod locker;
 pub mod ports;
 pub mod protocol;
