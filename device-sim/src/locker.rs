@@ -1,0 +1,492 @@
+//! One simulated locker controller: its MQTT client, tasks and state.
+//!
+//! A controller runs four tasks. The connection task polls the rumqttc
+//! event loop, and nothing else, so that it never waits on its own request
+//! channel; it backs off on errors and hands every ConnAck and incoming
+//! publish to the controller task. The controller task subscribes to the
+//! locker's commands after every ConnAck (the broker does not keep them),
+//! announces the controller, and opens, checks and carries out commands.
+//! The outbox task seals and publishes every event in one order, so that
+//! counters reach the broker strictly increasing. The heartbeat task says
+//! the controller is alive every few seconds while connected.
+//!
+//! Scans and door closes wait on the shared state through one-shot
+//! channels; the state's lock is held only for short, non-async steps.
+
+mod commands;
+mod connection;
+mod cycles;
+mod outbox;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use armory_actors::domain::{CompartmentNo, LockerId, ReaderId, ReaderKind, SiteId};
+use armory_actors::protocol::{AccessRequest, CounterWindow, DeviceEvent, LockerKey, Topic};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rumqttc::{AsyncClient, MqttOptions, NetworkOptions, Publish, QoS};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::hardware::Compartment;
+use crate::report::SimStats;
+use crate::scan::{Answer, DoorCycle, Presented, ScanOutcome};
+use crate::{SimConfig, SimError};
+
+pub(crate) use outbox::OutgoingEvent;
+
+/// The firmware version the simulated controllers report.
+const FIRMWARE: &str = concat!("armory-device-sim/", env!("CARGO_PKG_VERSION"));
+
+/// MQTT keepalive of every controller.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+/// Requests rumqttc buffers between the tasks and the event loop.
+const REQUEST_CAPACITY: usize = 256;
+
+/// What the simulator knows of one locker at start.
+#[derive(Clone, Debug)]
+pub(crate) struct LockerSpec {
+    pub site: SiteId,
+    pub id: LockerId,
+    pub readers: Vec<(ReaderId, ReaderKind)>,
+    /// Whether each compartment holds its weapon; index 0 is compartment 1.
+    pub presence: Vec<bool>,
+}
+
+/// The door of a cycle closed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DoorClosed {
+    at: Instant,
+    weapon_present: bool,
+}
+
+/// A door cycle as a scan sees it: `None` until the door closes.
+type CycleWatch = watch::Receiver<Option<DoorClosed>>;
+
+/// What a reader's display showed for a scan.
+#[derive(Clone, Debug)]
+pub(crate) struct ReaderAnswer {
+    granted: bool,
+    reason: String,
+    compartment: Option<CompartmentNo>,
+    at: Instant,
+}
+
+struct PendingScan {
+    reader: ReaderId,
+    reply: oneshot::Sender<ReaderAnswer>,
+}
+
+struct Slot {
+    hardware: Compartment,
+    cycles: cycles::CycleMatcher<CycleWatch>,
+}
+
+/// Everything about a locker that changes, behind one short-held lock.
+struct LockerState {
+    slots: Vec<Slot>,
+    window: CounterWindow,
+    pending_scans: HashMap<Uuid, PendingScan>,
+    stats: SimStats,
+    rng: StdRng,
+}
+
+/// What the tasks of one locker share.
+pub(crate) struct Shared {
+    site: SiteId,
+    id: LockerId,
+    key: LockerKey,
+    readers: Vec<(ReaderId, ReaderKind)>,
+    handling_delay: (Duration, Duration),
+    outbox: mpsc::UnboundedSender<OutgoingEvent>,
+    connected: watch::Sender<bool>,
+    state: Mutex<LockerState>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, LockerState> {
+        // A panic while holding the lock leaves plain counters and maps;
+        // carrying on with them is better than stopping the locker.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues an event for the outbox; after shutdown it is dropped.
+    fn send_event(&self, topic: Topic, id: Uuid, body: DeviceEvent) {
+        let event = OutgoingEvent { topic, id, body };
+        if self.outbox.send(event).is_err() {
+            tracing::debug!(locker = %self.id, "outbox closed, event dropped");
+        }
+    }
+
+    fn controller_topic(&self) -> Topic {
+        Topic::ControllerEvent {
+            site: self.site.clone(),
+            locker: self.id.clone(),
+        }
+    }
+
+    fn online_event(&self) -> DeviceEvent {
+        let compartments = self.state().slots.len();
+        DeviceEvent::ControllerOnline {
+            firmware: FIRMWARE.to_owned(),
+            readers: self.readers.iter().map(|(id, _)| id.clone()).collect(),
+            compartments: u16::try_from(compartments).unwrap_or(u16::MAX),
+        }
+    }
+}
+
+/// A running locker controller.
+pub(crate) struct LockerHandle {
+    shared: Arc<Shared>,
+    client: AsyncClient,
+    tasks: Vec<JoinHandle<()>>,
+    connection: Option<JoinHandle<()>>,
+}
+
+impl LockerHandle {
+    /// Starts the controller's client and tasks; it connects in the
+    /// background and announces itself on every ConnAck.
+    pub(crate) fn spawn(
+        spec: LockerSpec,
+        config: &SimConfig,
+        shutdown: watch::Receiver<bool>,
+        seed: u64,
+    ) -> Self {
+        let mut options = MqttOptions::new(
+            format!("locker-{}", spec.id),
+            config.broker.ip().to_string(),
+            config.broker.port(),
+        );
+        options.set_keep_alive(KEEP_ALIVE);
+        options.set_clean_session(true);
+        let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+        let mut network = NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
+
+        let slots = spec
+            .presence
+            .iter()
+            .enumerate()
+            .map(|(index, present)| Slot {
+                hardware: Compartment::new(compartment_no(index), *present),
+                cycles: cycles::CycleMatcher::default(),
+            })
+            .collect();
+        let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
+        let (connected, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            site: spec.site,
+            key: config.fleet_secret.locker_key(&spec.id),
+            id: spec.id,
+            readers: spec.readers,
+            handling_delay: config.handling_delay,
+            outbox: outbox_tx,
+            connected,
+            state: Mutex::new(LockerState {
+                slots,
+                window: CounterWindow::default(),
+                pending_scans: HashMap::new(),
+                stats: SimStats::default(),
+                rng: StdRng::seed_from_u64(seed),
+            }),
+        });
+
+        let (inbound_tx, inbound_rx) = mpsc::unbounded_channel();
+        let connection = tokio::spawn(connection::run(
+            eventloop,
+            Arc::clone(&shared),
+            inbound_tx,
+            shutdown.clone(),
+            seed,
+        ));
+        let tasks = vec![
+            tokio::spawn(controller(Arc::clone(&shared), client.clone(), inbound_rx)),
+            tokio::spawn(outbox::run(Arc::clone(&shared), client.clone(), outbox_rx)),
+            tokio::spawn(heartbeat(
+                Arc::clone(&shared),
+                config.heartbeat_every,
+                shutdown,
+            )),
+        ];
+
+        Self {
+            shared,
+            client,
+            tasks,
+            connection: Some(connection),
+        }
+    }
+
+    /// The locker's id.
+    pub(crate) fn id(&self) -> &LockerId {
+        &self.shared.id
+    }
+
+    /// The locker's readers and their kinds.
+    pub(crate) fn readers(&self) -> &[(ReaderId, ReaderKind)] {
+        &self.shared.readers
+    }
+
+    /// Waits until the controller has a connection (or the deadline).
+    pub(crate) async fn connected_by(&self, deadline: Instant) -> bool {
+        let mut connected = self.shared.connected.subscribe();
+        let up = tokio::time::timeout_at(deadline, connected.wait_for(|up| *up)).await;
+        matches!(up, Ok(Ok(_)))
+    }
+
+    /// The locker's counters so far.
+    pub(crate) fn stats(&self) -> SimStats {
+        self.shared.state().stats.clone()
+    }
+
+    /// Plays one scan at `reader` and waits for its outcome and door cycle.
+    pub(crate) async fn scan(
+        &self,
+        reader: &ReaderId,
+        presented: &Presented,
+        request: AccessRequest,
+        timeout: Duration,
+    ) -> Result<ScanOutcome, SimError> {
+        if !self.shared.readers.iter().any(|(id, _)| id == reader) {
+            return Err(SimError::UnknownReader {
+                locker: self.shared.id.clone(),
+                reader: reader.clone(),
+            });
+        }
+
+        // The PIN is sealed to the scan's own envelope id, so choose it first.
+        let scan = Uuid::new_v4();
+        let pin_sealed = presented
+            .pin
+            .as_deref()
+            .map(|pin| self.shared.key.seal_pin(pin, &scan));
+        let body = DeviceEvent::Scan {
+            badge_uid: presented.badge.reveal().to_owned(),
+            pin_sealed,
+            fingerprint_match: presented.fingerprint_match,
+            request,
+        };
+
+        // Register before publishing: the answer may come back at once.
+        let (reply, answer) = oneshot::channel();
+        let started = Instant::now();
+        self.shared.state().pending_scans.insert(
+            scan,
+            PendingScan {
+                reader: reader.clone(),
+                reply,
+            },
+        );
+        let topic = Topic::ReaderEvent {
+            site: self.shared.site.clone(),
+            locker: self.shared.id.clone(),
+            reader: reader.clone(),
+        };
+        tracing::debug!(
+            locker = %self.shared.id,
+            reader = %reader,
+            badge = %presented.badge.fingerprint(),
+            scan = %scan,
+            "scan"
+        );
+        self.shared.send_event(topic, scan, body);
+
+        let answer = match tokio::time::timeout_at(started + timeout, answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => return Err(SimError::Stopped),
+            Err(_) => {
+                self.shared.state().pending_scans.remove(&scan);
+                tracing::warn!(locker = %self.shared.id, scan = %scan, "no outcome in time");
+                return Ok(ScanOutcome {
+                    scan,
+                    answer: Answer::NoAnswer,
+                    outcome_latency: None,
+                    door: None,
+                });
+            }
+        };
+        let outcome_latency = Some(answer.at.saturating_duration_since(started));
+
+        if !answer.granted {
+            return Ok(ScanOutcome {
+                scan,
+                answer: Answer::Denied {
+                    reason: answer.reason,
+                },
+                outcome_latency,
+                door: None,
+            });
+        }
+        let door = match answer.compartment {
+            Some(compartment) => {
+                let deadline = answer.at + timeout + self.shared.handling_delay.1;
+                self.door_cycle(compartment, started, deadline).await
+            }
+            None => None,
+        };
+        Ok(ScanOutcome {
+            scan,
+            answer: Answer::Granted {
+                compartment: answer.compartment,
+            },
+            outcome_latency,
+            door,
+        })
+    }
+
+    /// Waits for the door cycle of a scan made at `started` to finish.
+    async fn door_cycle(
+        &self,
+        compartment: CompartmentNo,
+        started: Instant,
+        deadline: Instant,
+    ) -> Option<DoorCycle> {
+        let claim = {
+            let mut state = self.shared.state();
+            let slot = state.slots.get_mut(slot_index(compartment)?)?;
+            slot.cycles.claim(started)
+        };
+        let mut cycle = match claim {
+            cycles::Claim::Ready(cycle) => cycle,
+            cycles::Claim::Wait(receiver) => {
+                match tokio::time::timeout_at(deadline, receiver).await {
+                    Ok(Ok(cycle)) => cycle,
+                    _ => {
+                        tracing::warn!(locker = %self.shared.id, compartment, "no unlock in time");
+                        return None;
+                    }
+                }
+            }
+        };
+
+        let closed = tokio::time::timeout_at(deadline, cycle.wait_for(Option::is_some)).await;
+        let closed = match closed {
+            Ok(Ok(closed)) => (*closed)?,
+            _ => {
+                tracing::warn!(locker = %self.shared.id, compartment, "door not closed in time");
+                return None;
+            }
+        };
+        Some(DoorCycle {
+            compartment,
+            weapon_present: closed.weapon_present,
+            latency: closed.at.saturating_duration_since(started),
+        })
+    }
+
+    /// Queues a clean DISCONNECT; the connection task sends it and ends.
+    pub(crate) fn request_disconnect(&self) {
+        if self.client.try_disconnect().is_err() {
+            tracing::debug!(locker = %self.shared.id, "disconnect not queued");
+        }
+    }
+
+    /// Waits until `deadline` for the DISCONNECT to go out, then stops the
+    /// tasks whatever happened.
+    pub(crate) async fn stop_by(&mut self, deadline: Instant) {
+        if let Some(connection) = self.connection.take() {
+            let abort = connection.abort_handle();
+            if tokio::time::timeout_at(deadline, connection).await.is_err() {
+                abort.abort();
+            }
+        }
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// Message from the connection task to the controller task.
+pub(crate) enum Inbound {
+    /// A ConnAck: subscribe again and announce.
+    Connected,
+    /// A publish on a command topic.
+    Publish(Publish),
+}
+
+/// Subscribes and announces after every ConnAck, and carries out commands.
+async fn controller(
+    shared: Arc<Shared>,
+    client: AsyncClient,
+    mut inbound: mpsc::UnboundedReceiver<Inbound>,
+) {
+    let filter = format!(
+        "{}/{}/{}/command/#",
+        armory_actors::protocol::topic::ROOT,
+        shared.site,
+        shared.id
+    );
+    while let Some(message) = inbound.recv().await {
+        match message {
+            Inbound::Connected => {
+                if let Err(error) = client.subscribe(filter.as_str(), QoS::AtLeastOnce).await {
+                    tracing::warn!(locker = %shared.id, error = %error, "subscribe failed");
+                }
+                shared.send_event(
+                    shared.controller_topic(),
+                    Uuid::new_v4(),
+                    shared.online_event(),
+                );
+                tracing::info!(locker = %shared.id, "controller online");
+            }
+            Inbound::Publish(publish) => commands::on_publish(&shared, publish),
+        }
+    }
+}
+
+/// Sends a heartbeat every `every` while connected.
+async fn heartbeat(shared: Arc<Shared>, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if *shared.connected.borrow() {
+            shared.send_event(
+                shared.controller_topic(),
+                Uuid::new_v4(),
+                DeviceEvent::Heartbeat,
+            );
+        }
+    }
+}
+
+/// Compartment number of a slot index (compartments count from 1).
+fn compartment_no(index: usize) -> CompartmentNo {
+    CompartmentNo::try_from(index + 1).unwrap_or(CompartmentNo::MAX)
+}
+
+/// Slot index of a compartment number, if it can be one.
+fn slot_index(compartment: CompartmentNo) -> Option<usize> {
+    usize::from(compartment).checked_sub(1)
+}
+
+/// Which compartments of each locker hold their weapon at start.
+pub(crate) fn presence_by_locker(
+    agency: &armory_actors::import::AgencyData,
+) -> BTreeMap<LockerId, Vec<bool>> {
+    let mut presence: BTreeMap<LockerId, Vec<bool>> = agency
+        .armory
+        .lockers
+        .values()
+        .map(|locker| (locker.id.clone(), vec![false; locker.compartments.len()]))
+        .collect();
+    for weapon in agency.armory.weapons.values() {
+        let slot = slot_index(weapon.compartment)
+            .and_then(|index| presence.get_mut(&weapon.locker)?.get_mut(index));
+        if let Some(slot) = slot {
+            *slot = weapon.holder.is_none();
+        }
+    }
+    presence
+}
