@@ -3,6 +3,7 @@
 //! configuration, the metrics and the command line.
 
 pub mod broker;
+pub mod config;
 pub mod metrics;
 pub mod mqtt;
 pub mod store;

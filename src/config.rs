@@ -1,0 +1,241 @@
+//! The service's configuration file (TOML), read and checked as a whole.
+//!
+//! Every table rejects unknown keys, so a misspelt key is an error rather
+//! than a silently ignored setting. A file that is not TOML or does not
+//! have the expected shape gets one error with its line, column and key;
+//! a file of the right shape whose values make no sense (an address that
+//! is not one, a zero timeout) gets every such problem at once. Relative
+//! paths in the file are relative to the folder the file is in, so the
+//! service finds its data wherever it is started from. The commented
+//! default is `config/armory.toml`, compiled in as [`Config::default_toml`].
+
+mod locate;
+mod raw;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use armory_actors::rules::PinHashCost;
+
+/// The configuration, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `[service]`.
+    pub service: ServiceConfig,
+    /// `[broker]`.
+    pub broker: BrokerConfig,
+    /// `[metrics]`.
+    pub metrics: MetricsConfig,
+    /// `[agency]`.
+    pub agency: AgencyConfig,
+    /// `[timing]`.
+    pub timing: TimingConfig,
+    /// `[security]`.
+    pub security: SecurityConfig,
+    /// The folder relative paths are resolved against.
+    base_dir: PathBuf,
+}
+
+/// `[service]`: where the service keeps its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// The store and keys, as written in the file; see
+    /// [`Config::resolved_state_dir`].
+    pub state_dir: PathBuf,
+}
+
+/// `[broker]`: the embedded MQTT broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Connections beyond this are refused; at least 1.
+    pub max_connections: usize,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Whether to serve `/metrics` at all (optional in the file, default
+    /// true).
+    pub enabled: bool,
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+}
+
+/// `[agency]`: the agency's CSV exports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgencyConfig {
+    /// The folder with the six files, as written in the file; see
+    /// [`Config::resolved_data_dir`].
+    pub data_dir: PathBuf,
+}
+
+/// `[timing]`: timeouts, each from 1 second to [`MAX_SECONDS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimingConfig {
+    /// A granted unlock whose door does not open in time is closed out.
+    pub unlock_window_seconds: u64,
+    /// A door open longer than this is reported.
+    pub door_open_limit_seconds: u64,
+    /// How long a command to a locker stays valid.
+    pub command_lifetime_seconds: u64,
+}
+
+/// The longest timeout the file may set: one day.
+pub const MAX_SECONDS: u64 = 24 * 60 * 60;
+
+impl TimingConfig {
+    /// The unlock window, for tokio timers.
+    pub fn unlock_window(&self) -> Duration {
+        Duration::from_secs(self.unlock_window_seconds)
+    }
+
+    /// The door-open limit, for tokio timers.
+    pub fn door_open_limit(&self) -> Duration {
+        Duration::from_secs(self.door_open_limit_seconds)
+    }
+
+    /// A command's lifetime, to add to a timestamp.
+    pub fn command_lifetime(&self) -> jiff::SignedDuration {
+        // Checked to be at most MAX_SECONDS when the file was read.
+        let seconds = i64::try_from(self.command_lifetime_seconds).unwrap_or(i64::MAX);
+        jiff::SignedDuration::from_secs(seconds)
+    }
+}
+
+/// `[security]`: the cost of PIN hashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecurityConfig {
+    /// Argon2id memory in KiB; at least 8.
+    pub pin_hash_memory_kib: u32,
+    /// Argon2id passes; at least 1.
+    pub pin_hash_iterations: u32,
+}
+
+/// Why a configuration was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid configuration.
+    #[error("{}", Problems { path, problems })]
+    Invalid {
+        /// The file, as given.
+        path: PathBuf,
+        /// Every problem found, in the order of the file.
+        problems: Vec<ConfigProblem>,
+    },
+}
+
+impl ConfigError {
+    /// The problems found in the file; empty if it could not be read.
+    pub fn problems(&self) -> &[ConfigProblem] {
+        match self {
+            ConfigError::Unreadable { .. } => &[],
+            ConfigError::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+/// One problem in the file, with where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Line, counted from 1.
+    pub line: usize,
+    /// Column in characters, counted from 1.
+    pub column: usize,
+    /// The key concerned, dotted (`broker.listen`); empty when the problem
+    /// is not about one key.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Renders problems one a line as `path:line:column: key: message`.
+struct Problems<'a> {
+    path: &'a Path,
+    problems: &'a [ConfigProblem],
+}
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (at, problem) in self.problems.iter().enumerate() {
+            if at > 0 {
+                f.write_str("\n")?;
+            }
+            let ConfigProblem {
+                line,
+                column,
+                key,
+                message,
+            } = problem;
+            write!(f, "{}:{line}:{column}: ", self.path.display())?;
+            if !key.is_empty() {
+                write!(f, "{key}: ")?;
+            }
+            f.write_str(message)?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The commented default configuration, as shipped in
+    /// `config/armory.toml`.
+    pub fn default_toml() -> &'static str {
+        include_str!("../config/armory.toml")
+    }
+
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_str_at(&text, path)
+    }
+
+    /// Checks `text` as if read from the file at `origin`: errors name
+    /// `origin`, and relative paths are resolved against its folder.
+    pub fn from_str_at(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let invalid = |problems| ConfigError::Invalid {
+            path: origin.to_owned(),
+            problems,
+        };
+        let raw: raw::RawConfig = toml::from_str(text)
+            .map_err(|error| invalid(vec![locate::shape_problem(text, &error)]))?;
+
+        let base_dir = origin.parent().map(Path::to_owned).unwrap_or_default();
+        raw.check(text, base_dir).map_err(invalid)
+    }
+
+    /// The state folder, resolved against the configuration's folder.
+    pub fn resolved_state_dir(&self) -> PathBuf {
+        self.base_dir.join(&self.service.state_dir)
+    }
+
+    /// The agency data folder, resolved against the configuration's folder.
+    pub fn resolved_data_dir(&self) -> PathBuf {
+        self.base_dir.join(&self.agency.data_dir)
+    }
+
+    /// The argon2 cost for PIN hashes.
+    pub fn pin_hash_cost(&self) -> PinHashCost {
+        PinHashCost {
+            memory_kib: self.security.pin_hash_memory_kib,
+            iterations: self.security.pin_hash_iterations,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+//! The file's shape as serde reads it, and the checks that turn it into a
+//! [`Config`].
+//!
+//! Values that need checking beyond their type are read as
+//! [`toml::Spanned`], so each problem can name its line and column. The
+//! checks run over the whole file and report every problem, where serde
+//! would stop at the first.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::locate::position;
+use super::{
+    AgencyConfig, BrokerConfig, Config, ConfigProblem, MetricsConfig, SecurityConfig,
+    ServiceConfig, TimingConfig, MAX_SECONDS,
+};
+
+/// The most memory one PIN hash may take: 4 GiB, in KiB.
+const MAX_PIN_HASH_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    service: RawService,
+    broker: RawBroker,
+    metrics: RawMetrics,
+    agency: RawAgency,
+    timing: RawTiming,
+    security: RawSecurity,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    state_dir: Spanned<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBroker {
+    listen: Spanned<String>,
+    max_connections: Spanned<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+    listen: Spanned<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgency {
+    data_dir: Spanned<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTiming {
+    unlock_window_seconds: Spanned<u64>,
+    door_open_limit_seconds: Spanned<u64>,
+    command_lifetime_seconds: Spanned<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    pin_hash_memory_kib: Spanned<u32>,
+    pin_hash_iterations: Spanned<u32>,
+}
+
+/// Collects problems against the text they were found in.
+struct Checker<'t> {
+    text: &'t str,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Checker<'_> {
+    fn problem<T>(&mut self, key: &str, value: &Spanned<T>, message: String) {
+        let (line, column) = position(self.text, value.span().start);
+        self.problems.push(ConfigProblem {
+            line,
+            column,
+            key: key.to_owned(),
+            message,
+        });
+    }
+
+    fn address(&mut self, key: &str, value: &Spanned<String>) -> Option<SocketAddr> {
+        match value.get_ref().parse() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                let message = format!(
+                    "{:?} is not an IP address and port, such as \"127.0.0.1:1883\"",
+                    value.get_ref()
+                );
+                self.problem(key, value, message);
+                None
+            }
+        }
+    }
+
+    fn path(&mut self, key: &str, value: &Spanned<PathBuf>) {
+        if value.get_ref().as_os_str().is_empty() {
+            self.problem(
+                key,
+                value,
+                "an empty path; use \".\" for this folder".into(),
+            );
+        }
+    }
+
+    fn seconds(&mut self, key: &str, value: &Spanned<u64>) {
+        let seconds = *value.get_ref();
+        if !(1..=MAX_SECONDS).contains(&seconds) {
+            let message = format!("{seconds} is not from 1 to {MAX_SECONDS} seconds");
+            self.problem(key, value, message);
+        }
+    }
+}
+
+impl RawConfig {
+    /// Checks every value; the paths stay as written and are resolved
+    /// against `base_dir` on use.
+    pub(super) fn check(self, text: &str, base_dir: PathBuf) -> Result<Config, Vec<ConfigProblem>> {
+        let mut checker = Checker {
+            text,
+            problems: Vec::new(),
+        };
+
+        checker.path("service.state_dir", &self.service.state_dir);
+        checker.path("agency.data_dir", &self.agency.data_dir);
+
+        let broker_listen = checker.address("broker.listen", &self.broker.listen);
+        let max_connections = *self.broker.max_connections.get_ref();
+        if max_connections == 0 {
+            let message = "at least 1 connection must be allowed".to_owned();
+            checker.problem(
+                "broker.max_connections",
+                &self.broker.max_connections,
+                message,
+            );
+        }
+        let metrics_listen = checker.address("metrics.listen", &self.metrics.listen);
+
+        let timing = &self.timing;
+        checker.seconds(
+            "timing.unlock_window_seconds",
+            &timing.unlock_window_seconds,
+        );
+        checker.seconds(
+            "timing.door_open_limit_seconds",
+            &timing.door_open_limit_seconds,
+        );
+        checker.seconds(
+            "timing.command_lifetime_seconds",
+            &timing.command_lifetime_seconds,
+        );
+
+        // argon2 itself wants at least 8 KiB (8 per lane, one lane here)
+        // and one pass; the upper bound keeps one PIN check from taking
+        // the machine's memory.
+        let security = &self.security;
+        let memory_kib = *security.pin_hash_memory_kib.get_ref();
+        if !(8..=MAX_PIN_HASH_MEMORY_KIB).contains(&memory_kib) {
+            let message = format!(
+                "{memory_kib} KiB is not from 8 (argon2's minimum) \
+                 to {MAX_PIN_HASH_MEMORY_KIB} (4 GiB)"
+            );
+            checker.problem(
+                "security.pin_hash_memory_kib",
+                &security.pin_hash_memory_kib,
+                message,
+            );
+        }
+        let iterations = *security.pin_hash_iterations.get_ref();
+        if iterations < 1 {
+            let message = "argon2 needs at least 1 pass".to_owned();
+            checker.problem(
+                "security.pin_hash_iterations",
+                &security.pin_hash_iterations,
+                message,
+            );
+        }
+
+        let (Some(broker_listen), Some(metrics_listen), true) =
+            (broker_listen, metrics_listen, checker.problems.is_empty())
+        else {
+            checker
+                .problems
+                .sort_by_key(|problem| (problem.line, problem.column));
+            return Err(checker.problems);
+        };
+        Ok(Config {
+            service: ServiceConfig {
+                state_dir: self.service.state_dir.into_inner(),
+            },
+            broker: BrokerConfig {
+                listen: broker_listen,
+                max_connections,
+            },
+            metrics: MetricsConfig {
+                enabled: self.metrics.enabled,
+                listen: metrics_listen,
+            },
+            agency: AgencyConfig {
+                data_dir: self.agency.data_dir.into_inner(),
+            },
+            timing: TimingConfig {
+                unlock_window_seconds: *timing.unlock_window_seconds.get_ref(),
+                door_open_limit_seconds: *timing.door_open_limit_seconds.get_ref(),
+                command_lifetime_seconds: *timing.command_lifetime_seconds.get_ref(),
+            },
+            security: SecurityConfig {
+                pin_hash_memory_kib: memory_kib,
+                pin_hash_iterations: iterations,
+            },
+            base_dir,
+        })
+    }
+}
