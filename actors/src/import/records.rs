@@ -95,7 +95,7 @@ impl Splitter<'_> {
             match self.chars.next() {
                 Some(',') => continue,
                 None => return Ok(fields),
-                Some(c) if self.is_line_end(c) => return Ok(fields),
+                Some(c) if self.consume_line_end(c) => return Ok(fields),
                 Some(_) => {
                     return Err(SyntaxFault {
                         line: self.line,
@@ -157,9 +157,9 @@ impl Splitter<'_> {
         }
     }
 
-    /// Consumes the rest of a line end whose first char was `c`, if it is
-    /// one, and counts the line.
-    fn is_line_end(&mut self, c: char) -> bool {
+    /// If `c` starts a line end, consumes the rest of it (the LF of a
+    /// CRLF), counts the line and returns true.
+    fn consume_line_end(&mut self, c: char) -> bool {
         match c {
             '\n' => {
                 self.line += 1;
@@ -179,7 +179,7 @@ impl Splitter<'_> {
     /// After a fault, resumes at the start of the next line.
     fn skip_rest_of_line(&mut self) {
         while let Some(c) = self.chars.next() {
-            if self.is_line_end(c) {
+            if self.consume_line_end(c) {
                 return;
             }
         }
