@@ -87,7 +87,8 @@ fn the_demo_agency_reads_in_full() {
 fn messy_but_valid_exports_are_accepted() {
     let roster = "\u{FEFF}employee_id , last_name,first_name,rank,role,home_site,status,\
                   badge_uid,hire_date\r\n \
-                  E1 , \"Brooks, Jr.\" ,José,Trooper, officer ,SLM,active, 618c664a ,2014-02-17\r\n\
+                  E1 , \"Brooks, Jr.\" ,José,\
+                  Trooper, officer ,SLM,active, 618c664a ,2014-02-17\r\n\
                   E2,Nguyen,Siobhán,\"Senior Trooper\",armorer,SLM,leave,AB01,2011-04-07\r\n\
                   \r\n   \r\n,,,,,,,,\r\n";
     let people = parse_roster("roster.csv", roster.as_bytes()).expect("tolerated");

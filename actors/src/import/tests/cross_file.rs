@@ -16,7 +16,8 @@ const INVENTORY: &str = "asset_tag,serial_number,make,model,weapon_class,site_id
                          sign_outs_since_service,last_service_date\n\
                          LL-1,S1,Axon,T10,cew,SLM,SLM-L1,1,S,in_service,3,2026-02-23\n\
                          LL-2,S2,Byrna,PB,pepperball,SLM,SLM-L1,3,M,in_service,0,2026-01-02\n\
-                         LL-3,S3,Rem,870,beanbag_shotgun,ONO,ONO-L1,2,L,needs_service,9,2025-12-01\n";
+                         LL-3,S3,Rem,870,beanbag_shotgun,ONO,ONO-L1,2,L,needs_service,9,\
+                         2025-12-01\n";
 const ROSTER: &str = "employee_id,last_name,first_name,rank,role,home_site,status,\
                       badge_uid,hire_date\n\
                       E1,Petersen,Grace,Trooper,officer,SLM,active,618C664A,2014-02-17\n\
