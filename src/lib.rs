@@ -4,6 +4,10 @@
 
 pub mod broker;
 pub mod config;
+pub mod demo;
+pub mod keyfile;
+pub mod logging;
 pub mod metrics;
 pub mod mqtt;
+pub mod serve;
 pub mod store;

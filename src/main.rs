@@ -84,21 +84,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
             print!("{}", Config::default_toml());
             Ok(())
         }
-        Command::CheckData { dir } => {
-            match armory_actors::import::AgencyData::load_dir(&dir) {
-                Ok(data) => {
-                    println!(
-                        "ok: {} sites, {} lockers, {} weapons, {} people, {} PINs",
-                        data.armory.sites.len(),
-                        data.armory.lockers.len(),
-                        data.armory.weapons.len(),
-                        data.personnel.people.len(),
-                        data.pins.len()
-                    );
-                    Ok(())
-                }
-                Err(errors) => anyhow::bail!("{errors}"),
+        Command::CheckData { dir } => match armory_actors::import::AgencyData::load_dir(&dir) {
+            Ok(data) => {
+                println!(
+                    "ok: {} sites, {} lockers, {} weapons, {} people, {} PINs",
+                    data.armory.sites.len(),
+                    data.armory.lockers.len(),
+                    data.armory.weapons.len(),
+                    data.personnel.people.len(),
+                    data.pins.len()
+                );
+                Ok(())
             }
-        }
+            Err(errors) => anyhow::bail!("{errors}"),
+        },
     }
 }

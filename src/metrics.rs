@@ -44,13 +44,14 @@ pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, MetricsEr
         .expect("the bucket list is a constant and not empty");
     let handle = match listen {
         Some(address) => {
-            let (recorder, exporter) = builder
-                .with_http_listener(address)
-                .build()
-                .map_err(|error| MetricsError::Listen {
-                    address,
-                    detail: error.to_string(),
-                })?;
+            let (recorder, exporter) =
+                builder
+                    .with_http_listener(address)
+                    .build()
+                    .map_err(|error| MetricsError::Listen {
+                        address,
+                        detail: error.to_string(),
+                    })?;
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_ok() {
                 tokio::spawn(exporter);
@@ -81,12 +82,18 @@ fn describe() {
     );
     describe_counter!("armory_sign_outs_total", "Weapons signed out, by class.");
     describe_counter!("armory_returns_total", "Weapons returned, by class.");
-    describe_counter!("armory_unlock_commands_total", "Signed unlock commands sent.");
+    describe_counter!(
+        "armory_unlock_commands_total",
+        "Signed unlock commands sent."
+    );
     describe_counter!(
         "armory_unlocks_expired_total",
         "Granted unlocks whose door never opened within the unlock window."
     );
-    describe_counter!("armory_device_events_total", "Authenticated device events, by kind.");
+    describe_counter!(
+        "armory_device_events_total",
+        "Authenticated device events, by kind."
+    );
     describe_counter!(
         "armory_device_events_rejected_total",
         "Device events refused before reaching an actor, by reason."
@@ -96,12 +103,18 @@ fn describe() {
         "Device events seen before (QoS 1 redelivery) and ignored."
     );
     describe_counter!("armory_anomalies_total", "Anomalies recorded, by reason.");
-    describe_counter!("armory_actor_failures_total", "Actor failures, by parent kind.");
+    describe_counter!(
+        "armory_actor_failures_total",
+        "Actor failures, by parent kind."
+    );
     describe_counter!(
         "armory_bus_dropped_total",
         "State or activity messages dropped because the publish queue was full."
     );
-    describe_counter!("armory_mqtt_published_total", "Messages handed to the MQTT client.");
+    describe_counter!(
+        "armory_mqtt_published_total",
+        "Messages handed to the MQTT client."
+    );
     describe_counter!(
         "armory_mqtt_connection_errors_total",
         "MQTT connection errors of the service's client."

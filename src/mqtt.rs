@@ -22,6 +22,17 @@ use tokio::task::JoinHandle;
 /// Largest packet either way; device payloads are limited far below this.
 const MAX_PACKET_BYTES: usize = 64 * 1024;
 
+/// Why the link is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The broker did not acknowledge the subscriptions in time.
+    #[error("the MQTT broker did not acknowledge the subscriptions within {waited:?}")]
+    NotSubscribed {
+        /// How long the service waited.
+        waited: Duration,
+    },
+}
+
 /// How the service connects.
 #[derive(Clone, Debug)]
 pub struct LinkSettings {
@@ -39,6 +50,7 @@ pub struct LinkSettings {
 pub struct MqttLink {
     client: AsyncClient,
     stopping: Arc<AtomicBool>,
+    subscribed: tokio::sync::watch::Receiver<bool>,
     poller: JoinHandle<()>,
     publisher: JoinHandle<()>,
 }
@@ -60,7 +72,12 @@ impl MqttLink {
         options.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
         options.set_inflight(100);
         if let Some((topic, payload)) = &settings.last_will {
-            options.set_last_will(LastWill::new(topic, payload.clone(), QoS::AtLeastOnce, true));
+            options.set_last_will(LastWill::new(
+                topic,
+                payload.clone(),
+                QoS::AtLeastOnce,
+                true,
+            ));
         }
 
         let (client, mut eventloop) = AsyncClient::new(options, 1024);
@@ -69,25 +86,46 @@ impl MqttLink {
         eventloop.set_network_options(network);
 
         let stopping = Arc::new(AtomicBool::new(false));
+        let (subscribed_tx, subscribed) = tokio::sync::watch::channel(false);
         let poller = tokio::spawn(poll(
             eventloop,
             client.clone(),
             settings,
             Arc::clone(&stopping),
+            subscribed_tx,
             on_message,
         ));
-        let publisher = tokio::spawn(publish(client.clone(), outbound));
+        let publisher = tokio::spawn(publish(client.clone(), outbound, subscribed.clone()));
         MqttLink {
             client,
             stopping,
+            subscribed,
             poller,
             publisher,
         }
     }
 
+    /// Waits until the broker has acknowledged the subscriptions, so that
+    /// no device event sent from now on is missed.
+    pub async fn wait_subscribed(&self, limit: Duration) -> Result<(), LinkError> {
+        let mut subscribed = self.subscribed.clone();
+        let acknowledged = tokio::time::timeout(limit, async {
+            subscribed.wait_for(|done| *done).await.is_ok()
+        })
+        .await;
+        match acknowledged {
+            Ok(true) => Ok(()),
+            _ => Err(LinkError::NotSubscribed { waited: limit }),
+        }
+    }
+
     /// Publishes a message now (used for the service's own status).
     pub async fn publish_now(&self, topic: &str, payload: Vec<u8>, retain: bool) {
-        if let Err(error) = self.client.publish(topic, QoS::AtLeastOnce, retain, payload).await {
+        if let Err(error) = self
+            .client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+        {
             tracing::warn!(%topic, %error, "publish failed");
         }
     }
@@ -107,6 +145,7 @@ async fn poll(
     client: AsyncClient,
     settings: LinkSettings,
     stopping: Arc<AtomicBool>,
+    subscribed: tokio::sync::watch::Sender<bool>,
     on_message: impl Fn(String, Vec<u8>),
 ) {
     let mut failures: u32 = 0;
@@ -120,6 +159,9 @@ async fn poll(
                         tracing::error!(%filter, %error, "subscribe not queued");
                     }
                 }
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                subscribed.send_replace(true);
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let topic = String::from_utf8_lossy(publish.topic.as_ref()).into_owned();
@@ -139,7 +181,16 @@ async fn poll(
     }
 }
 
-async fn publish(client: AsyncClient, mut outbound: mpsc::Receiver<Outbound>) {
+async fn publish(
+    client: AsyncClient,
+    mut outbound: mpsc::Receiver<Outbound>,
+    mut subscribed: tokio::sync::watch::Receiver<bool>,
+) {
+    // Subscribing first keeps the SUBSCRIBE from queueing behind the
+    // start-up burst of retained state.
+    if subscribed.wait_for(|done| *done).await.is_err() {
+        return;
+    }
     while let Some(message) = outbound.recv().await {
         let qos = if message.reliable {
             QoS::AtLeastOnce

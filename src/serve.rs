@@ -72,7 +72,12 @@ impl Service {
         let mut database = Database::open(&database_path)
             .with_context(|| format!("opening the store {}", database_path.display()))?;
         if database.is_empty()? {
-            seed(&mut database, &config.resolved_data_dir(), config.pin_hash_cost()).await?;
+            seed(
+                &mut database,
+                &config.resolved_data_dir(),
+                config.pin_hash_cost(),
+            )
+            .await?;
         }
         let armory = database.load_armory()?;
         let personnel = database.load_personnel()?;
@@ -90,7 +95,7 @@ impl Service {
         let broker = EmbeddedBroker::start(&broker_settings).await?;
 
         let (store, requests) = Store::channel(1024);
-        crate::store::spawn_writer(database, requests);
+        crate::store::spawn_writer(database, requests)?;
 
         let (bus, outbound) = Bus::channel(BUS_CAPACITY);
         let personnel = PersonnelHandle::new(personnel);
@@ -123,8 +128,11 @@ impl Service {
                 tracing::warn!(reason = error.code(), %error, "message not routed");
             }
         });
+        link.wait_subscribed(std::time::Duration::from_secs(10))
+            .await?;
         let online = service_state("online", &summary);
-        link.publish_now(&Topic::ServiceState.name(), online, true).await;
+        link.publish_now(&Topic::ServiceState.name(), online, true)
+            .await;
 
         tracing::info!(
             sites = summary.sites,
@@ -221,7 +229,10 @@ fn service_state(status: &str, summary: &Summary) -> Vec<u8> {
 async fn seed(database: &mut Database, data_dir: &Path, cost: PinHashCost) -> anyhow::Result<()> {
     tracing::info!(data = %data_dir.display(), "empty store; importing the agency files");
     let agency = AgencyData::load_dir(data_dir).map_err(|errors| {
-        anyhow::anyhow!("the agency files in {} do not import:\n{errors}", data_dir.display())
+        anyhow::anyhow!(
+            "the agency files in {} do not import:\n{errors}",
+            data_dir.display()
+        )
     })?;
     let AgencyData {
         armory,

@@ -240,9 +240,12 @@ impl CompartmentState {
             UnlockPurpose::Return => weapon_present,
         };
         if !completed {
-            pending.weapon.cast(WeaponMsg::Release {
-                transaction: pending.transaction,
-            }).ok();
+            pending
+                .weapon
+                .cast(WeaponMsg::Release {
+                    transaction: pending.transaction,
+                })
+                .ok();
             let reason = match pending.purpose {
                 UnlockPurpose::SignOut => "weapon_not_taken",
                 UnlockPurpose::Return => "weapon_not_returned",
@@ -283,11 +286,15 @@ impl CompartmentState {
             }
             Ok(Err(error)) => {
                 tracing::error!(weapon = %pending.asset_tag, %error, kind, "movement not recorded");
-                happening.record_anomaly(services, "movement_not_recorded").await;
+                happening
+                    .record_anomaly(services, "movement_not_recorded")
+                    .await;
             }
             Err(error) => {
                 tracing::error!(weapon = %pending.asset_tag, %error, kind, "weapon actor unreachable");
-                happening.record_anomaly(services, "weapon_unreachable").await;
+                happening
+                    .record_anomaly(services, "weapon_unreachable")
+                    .await;
             }
         }
         self.tell_locker();
@@ -312,7 +319,11 @@ impl CompartmentState {
         happening.weapon_class = Some(pending.weapon_class);
         happening.transaction = Some(transaction);
         let services = &self.args.services;
-        let entry = happening.audit_entry(AuditAction::UnlockExpired, Decision::Recorded, "unlock_expired");
+        let entry = happening.audit_entry(
+            AuditAction::UnlockExpired,
+            Decision::Recorded,
+            "unlock_expired",
+        );
         if let Err(error) = services.store.commit(entry, None).await {
             tracing::error!(locker = %self.args.locker, %error, "expiry not recorded");
         }

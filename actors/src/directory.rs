@@ -65,10 +65,13 @@ impl RouteError {
     }
 }
 
+/// A running locker: the site it stands at and its actor.
+type Entry = (SiteId, ActorRef<LockerMsg>);
+
 /// The running lockers by id.
 #[derive(Clone, Debug, Default)]
 pub struct Directory {
-    lockers: Arc<RwLock<HashMap<LockerId, (SiteId, ActorRef<LockerMsg>)>>>,
+    lockers: Arc<RwLock<HashMap<LockerId, Entry>>>,
 }
 
 impl Directory {

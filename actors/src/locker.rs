@@ -363,7 +363,8 @@ impl LockerState {
             })
             .collect();
         candidates.sort_by(|(_, a), (_, b)| {
-            (a.sign_outs_since_service, &a.asset_tag).cmp(&(b.sign_outs_since_service, &b.asset_tag))
+            (a.sign_outs_since_service, &a.asset_tag)
+                .cmp(&(b.sign_outs_since_service, &b.asset_tag))
         });
 
         for (weapon, view) in candidates {

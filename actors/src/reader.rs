@@ -106,7 +106,8 @@ impl ReaderArguments {
         let transaction = Uuid::new_v4();
         let verdict = self.decide(&scan, transaction).await;
 
-        let mut happening = Happening::at_locker(&self.site, &self.locker, self.services.clock.now());
+        let mut happening =
+            Happening::at_locker(&self.site, &self.locker, self.services.clock.now());
         happening.reader = Some(self.reader.clone());
         happening.employee_id = verdict.person.as_ref().map(|p| p.employee_id.clone());
         if let AccessRequest::SignOut { weapon_class } = scan.request {
@@ -156,7 +157,9 @@ impl ReaderArguments {
                 let opened = self.open(&allocation, holder, purpose, transaction).await;
                 if let Err(reason) = opened {
                     allocation.release(transaction);
-                    happening.record_anomaly(&self.services, "unlock_not_sent").await;
+                    happening
+                        .record_anomaly(&self.services, "unlock_not_sent")
+                        .await;
                     final_reason = reason;
                 }
             }
@@ -166,7 +169,11 @@ impl ReaderArguments {
         let granted = final_reason == Reason::Granted;
         let compartment = if granted { happening.compartment } else { None };
         self.show_outcome(scan.event_id, granted, final_reason, compartment);
-        let kind = if granted { "access_granted" } else { "access_denied" };
+        let kind = if granted {
+            "access_granted"
+        } else {
+            "access_denied"
+        };
         happening.announce(&self.services, kind, final_reason.code());
 
         let class = happening.weapon_class.map(|c| c.as_str()).unwrap_or("none");
@@ -244,13 +251,15 @@ impl ReaderArguments {
                 let certifications = personnel.certifications_of(&person.employee_id);
                 let now = self.services.clock.now();
                 match rules::may_draw(&person, certifications, weapon_class, now) {
-                    Ok(()) => self.ask_locker(|reply| LockerMsg::Allocate {
-                        weapon_class,
-                        holder: person.employee_id.clone(),
-                        transaction,
-                        reply,
-                    })
-                    .await,
+                    Ok(()) => {
+                        self.ask_locker(|reply| LockerMsg::Allocate {
+                            weapon_class,
+                            holder: person.employee_id.clone(),
+                            transaction,
+                            reply,
+                        })
+                        .await
+                    }
                     Err(reason) => Err(reason),
                 }
             }

@@ -42,13 +42,19 @@ impl PersonnelHandle {
 
     /// The snapshot in force now; later imports do not change it.
     pub fn snapshot(&self) -> Arc<Personnel> {
-        let guard = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Arc::clone(&guard)
     }
 
     /// Replaces the snapshot atomically.
     pub fn replace(&self, personnel: Personnel) {
-        let mut guard = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *guard = Arc::new(personnel);
     }
 }

@@ -15,9 +15,7 @@
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use uuid::Uuid;
 
-use crate::domain::{
-    AssetTag, CompartmentNo, EmployeeId, ServiceStatus, Weapon, WeaponClass,
-};
+use crate::domain::{AssetTag, CompartmentNo, EmployeeId, ServiceStatus, Weapon, WeaponClass};
 use crate::ports::{AuditAction, AuditEntry, Decision, StoreError, WeaponChange};
 use crate::protocol::{Topic, WeaponCondition, WeaponStatePayload, SCHEMA_VERSION};
 use crate::services::Services;
@@ -260,7 +258,10 @@ impl WeaponState {
             } if *reserved == transaction => holder.clone(),
             _ => {
                 return Err(StoreError::Conflict {
-                    detail: format!("{} is not reserved for {transaction}", self.weapon.asset_tag),
+                    detail: format!(
+                        "{} is not reserved for {transaction}",
+                        self.weapon.asset_tag
+                    ),
                 })
             }
         };
@@ -288,7 +289,11 @@ impl WeaponState {
         Ok(())
     }
 
-    fn begin_return(&mut self, transaction: Uuid, holder: &EmployeeId) -> Result<(), WeaponRefusal> {
+    fn begin_return(
+        &mut self,
+        transaction: Uuid,
+        holder: &EmployeeId,
+    ) -> Result<(), WeaponRefusal> {
         match &mut self.condition {
             Condition::SignedOut {
                 holder: current,

@@ -51,6 +51,9 @@ pub struct SimConfig {
     pub connect_timeout: Duration,
     /// How often each controller sends a heartbeat.
     pub heartbeat_every: Duration,
+    /// The wall clock that stamps events and judges commands' freshness;
+    /// tests share the service's fixed clock with it.
+    pub clock: armory_actors::clock::Clock,
 }
 
 impl SimConfig {
@@ -65,6 +68,7 @@ impl SimConfig {
             outcome_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             heartbeat_every: Duration::from_secs(10),
+            clock: armory_actors::clock::Clock::system(),
         }
     }
 }

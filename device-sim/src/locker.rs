@@ -103,6 +103,7 @@ pub(crate) struct Shared {
     key: LockerKey,
     readers: Vec<(ReaderId, ReaderKind)>,
     handling_delay: (Duration, Duration),
+    clock: armory_actors::clock::Clock,
     outbox: mpsc::UnboundedSender<OutgoingEvent>,
     connected: watch::Sender<bool>,
     state: Mutex<LockerState>,
@@ -188,6 +189,7 @@ impl LockerHandle {
             id: spec.id,
             readers: spec.readers,
             handling_delay: config.handling_delay,
+            clock: config.clock.clone(),
             outbox: outbox_tx,
             connected,
             state: Mutex::new(LockerState {

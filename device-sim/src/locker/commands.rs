@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use armory_actors::domain::{CompartmentNo, ReaderId};
 use armory_actors::protocol::{Command, DeviceEvent, SealedEnvelope, Topic, UnlockPurpose};
-use jiff::Timestamp;
 use rumqttc::Publish;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -43,7 +42,7 @@ pub(super) fn on_publish(shared: &Arc<Shared>, publish: Publish) {
         &shared.key,
         &publish.topic,
         &publish.payload,
-        Timestamp::now(),
+        shared.clock.now(),
     );
     let envelope = match opened {
         Ok(envelope) => envelope,

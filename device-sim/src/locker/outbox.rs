@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use armory_actors::protocol::{DeviceEvent, Header, SealedEnvelope, Topic};
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -45,7 +45,7 @@ pub(super) async fn run(
             id: event.id,
             sender: shared.id.as_str(),
             counter: counter.next(unix_micros()),
-            at: Timestamp::now(),
+            at: shared.clock.now(),
             lifetime: EVENT_LIFETIME,
         };
         let sealed = SealedEnvelope::seal_with_id(&shared.key, &name, header, event.body);

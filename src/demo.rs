@@ -1,0 +1,69 @@
+//! `armory demo`: the service and simulated lockers in one process, and a
+//! shift played against them, so a newcomer sees an armory work.
+
+use anyhow::Context as _;
+use armory_actors::clock::Clock;
+use armory_actors::import::AgencyData;
+use armory_device_sim::{run_shift, ShiftPlan, SimConfig, Simulator};
+
+use crate::config::Config;
+use crate::serve::Service;
+use crate::store::Database;
+
+/// Runs the demo; with `exit` it stops after the shift, otherwise it keeps
+/// serving until Ctrl-C so the streams can be explored.
+pub async fn run(
+    config: &Config,
+    sign_outs: usize,
+    concurrency: usize,
+    exit: bool,
+) -> anyhow::Result<()> {
+    let service = Service::start(config, Clock::system()).await?;
+    let broker = service.broker_address();
+    println!();
+    println!(
+        "armory demo: {} sites, {} lockers, {} weapons, {} people",
+        service.summary().sites,
+        service.summary().lockers,
+        service.summary().weapons,
+        service.summary().people,
+    );
+    println!("watch it live in another terminal:");
+    println!(
+        "  mosquitto_sub -h {} -p {} -t 'armory/#' -v",
+        broker.ip(),
+        broker.port()
+    );
+    println!();
+
+    // The crew and their PINs come from the agency files; where each weapon
+    // is comes from the store, which remembers earlier runs.
+    let data_dir = config.resolved_data_dir();
+    let mut agency = AgencyData::load_dir(&data_dir)
+        .map_err(|errors| anyhow::anyhow!("agency files in {}:\n{errors}", data_dir.display()))?;
+    agency.armory = Database::open_reader(service.database_path())?.load_armory()?;
+
+    let sim_config = SimConfig::new(broker, service.fleet_secret().clone(), agency);
+    let simulator = Simulator::start(sim_config)
+        .await
+        .context("starting the simulated lockers")?;
+    let plan = ShiftPlan {
+        sign_outs,
+        officers_at_once: concurrency,
+        seed: rand::random(),
+    };
+    let report = run_shift(&simulator, plan)
+        .await
+        .context("playing the shift")?;
+    println!("{report}");
+
+    if !exit {
+        println!("the armory keeps running; Ctrl-C stops it");
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+    }
+    simulator.shutdown().await;
+    service.stop().await;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! End to end: one weapon, one holder. Two officers asking for the last
+//! weapon of a class at the same moment, and a scan delivered twice (as a
+//! QoS 1 redelivery does), each yield exactly one sign-out and one unlock.
+
+#[path = "support/harness.rs"]
+mod harness;
+
+use armory::store::AuditFilter;
+use armory_actors::domain::{LockerId, Person, ReaderKind, ServiceStatus, WeaponClass};
+use armory_actors::ports::{AuditAction, Decision};
+use armory_actors::protocol::seal::Header;
+use armory_actors::protocol::{AccessRequest, DeviceEvent, SealedEnvelope, Topic};
+use harness::TestArmory;
+use jiff::SignedDuration;
+use uuid::Uuid;
+
+fn count(armory: &TestArmory, action: AuditAction, decision: Decision) -> usize {
+    armory
+        .all_audit()
+        .iter()
+        .filter(|r| r.entry.action == action && r.entry.decision == decision)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_officers_race_for_the_last_weapon() {
+    let armory = TestArmory::start().await;
+
+    // SLM-L2 has a PIN reader (R1) and a fingerprint reader (R2).
+    let locker = LockerId::from("SLM-L2");
+    let kinds: Vec<_> = armory.agency.armory.lockers[&locker].reader_ids().collect();
+    assert_eq!(kinds[1].1, ReaderKind::BadgeFingerprint);
+    let (first, class, first_pin) = armory.officer_for("SLM-L2", &[]);
+    let serviceable = armory
+        .agency
+        .armory
+        .weapons
+        .values()
+        .filter(|w| w.locker == locker && w.class == class)
+        .filter(|w| w.status == ServiceStatus::InService)
+        .count();
+
+    // Leave exactly one weapon of the class in the locker.
+    let mut takers: Vec<Person> = vec![first.clone()];
+    for _ in 1..serviceable {
+        let (taker, _, pin) = armory.officer_for_class("SLM-L2", class, &takers);
+        let outcome = armory
+            .sim
+            .scan(
+                &locker,
+                &TestArmory::reader("R1"),
+                &taker.badge,
+                Some(&pin),
+                sign_out(class),
+            )
+            .await
+            .expect("answered");
+        assert!(outcome.granted());
+        armory.wait_activity("signed_out", takers.len()).await;
+        takers.push(taker);
+    }
+    let (second, _, second_pin) = armory.officer_for_class("SLM-L2", class, &takers);
+    let unlocks_before = armory.unlock_commands().len();
+
+    // Both ask at once, at different readers.
+    let r1 = TestArmory::reader("R1");
+    let r2 = TestArmory::reader("R2");
+    let (a, b) = tokio::join!(
+        armory.sim.scan(
+            &locker,
+            &r1,
+            &first.badge,
+            Some(&first_pin),
+            sign_out(class)
+        ),
+        armory.sim.scan(
+            &locker,
+            &r2,
+            &second.badge,
+            Some(&second_pin),
+            sign_out(class)
+        ),
+    );
+    let (a, b) = (a.expect("answered"), b.expect("answered"));
+    assert_eq!(
+        [a.granted(), b.granted()].iter().filter(|g| **g).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    let loser = if a.granted() { &b } else { &a };
+    assert_eq!(loser.reason(), Some("no_weapon_available"));
+
+    armory.wait_activity("signed_out", serviceable).await;
+    assert_eq!(armory.unlock_commands().len(), unlocks_before + 1);
+    assert_eq!(
+        count(&armory, AuditAction::SignedOut, Decision::Recorded),
+        serviceable
+    );
+    let granted = count(&armory, AuditAction::SignOutRequest, Decision::Granted);
+    assert_eq!(granted, armory.unlock_commands().len());
+    armory.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_scan_counts_once() {
+    let armory = TestArmory::start().await;
+    let locker = LockerId::from("SLM-L1");
+    let (officer, class, pin) = armory.officer_for("SLM-L1", &[]);
+
+    // The scan the reader would send, sealed with SLM-L1's key.
+    let key = armory.service.fleet_secret().locker_key(&locker);
+    let topic = Topic::ReaderEvent {
+        site: "SLM".into(),
+        locker: locker.clone(),
+        reader: TestArmory::reader("R1"),
+    }
+    .name();
+    let id = Uuid::new_v4();
+    let body = DeviceEvent::Scan {
+        badge_uid: officer.badge.reveal().to_owned(),
+        pin_sealed: Some(key.seal_pin(&pin, &id)),
+        fingerprint_match: None,
+        request: sign_out(class),
+    };
+    let header = Header {
+        id,
+        sender: locker.as_str(),
+        counter: armory_device_sim::hardware::unix_micros(),
+        at: armory.clock.now(),
+        lifetime: SignedDuration::from_secs(30),
+    };
+    let bytes = SealedEnvelope::seal_with_id(&key, &topic, header, body).to_bytes();
+
+    // Delivered twice, as after a lost PUBACK.
+    armory.observer.publish(&topic, bytes.clone(), false).await;
+    armory.observer.publish(&topic, bytes, false).await;
+
+    armory
+        .observer
+        .wait_until("the weapon to leave", |seen| {
+            seen.iter()
+                .any(|s| s.topic.ends_with("/activity") && s.json()["kind"] == "signed_out")
+        })
+        .await;
+    let rows = armory.audit(&AuditFilter {
+        employee_id: Some(officer.employee_id.clone()),
+        ..AuditFilter::default()
+    });
+    let actions: Vec<_> = rows.iter().map(|r| r.entry.action).collect();
+    assert_eq!(
+        actions,
+        [AuditAction::SignOutRequest, AuditAction::SignedOut]
+    );
+    assert_eq!(armory.unlock_commands().len(), 1);
+    let outcomes = armory
+        .observer
+        .matching(|s| s.topic.ends_with("/command/reader/R1"));
+    assert_eq!(outcomes.len(), 1, "the reader was answered once");
+    armory.stop().await;
+}
+
+fn sign_out(class: WeaponClass) -> AccessRequest {
+    AccessRequest::SignOut {
+        weapon_class: class,
+    }
+}

@@ -1,0 +1,173 @@
+//! End to end: the service and the simulated lockers in one process, talking
+//! MQTT over loopback, on the demo agency. A sign-out and its return go the
+//! whole way, and every trace they leave is checked: audit rows, the
+//! weapon's stored state, retained state topics, and unretained commands.
+
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::time::Duration;
+
+use armory::store::AuditFilter;
+use armory_actors::domain::{AssetTag, LockerId};
+use armory_actors::ports::{AuditAction, Decision};
+use armory_actors::protocol::AccessRequest;
+use harness::{Observer, TestArmory};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weapon_goes_out_and_comes_back() {
+    let armory = TestArmory::start().await;
+    let locker = LockerId::from("SLM-L1");
+    let (officer, class, pin) = armory.officer_for("SLM-L1", &[]);
+
+    // Sign-out: badge, PIN, class; the compartment opens and closes empty.
+    let out = armory
+        .sim
+        .scan(
+            &locker,
+            &TestArmory::reader("R1"),
+            &officer.badge,
+            Some(&pin),
+            AccessRequest::SignOut {
+                weapon_class: class,
+            },
+        )
+        .await
+        .expect("scan answered");
+    assert!(out.granted(), "sign-out refused: {:?}", out.answer);
+    let door = out.door.expect("the door cycled");
+    assert!(!door.weapon_present);
+    armory.wait_activity("signed_out", 1).await;
+
+    let by_person = AuditFilter {
+        employee_id: Some(officer.employee_id.clone()),
+        ..AuditFilter::default()
+    };
+    let rows = armory.audit(&by_person);
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let grant = &rows[0].entry;
+    assert_eq!(grant.action, AuditAction::SignOutRequest);
+    assert_eq!(grant.decision, Decision::Granted);
+    assert_eq!(grant.reason, "granted");
+    assert_eq!(grant.event_id, Some(out.scan));
+    assert_eq!(grant.badge.as_ref(), Some(&officer.badge));
+    assert_eq!(grant.compartment, Some(door.compartment));
+    let asset: AssetTag = grant.asset_tag.clone().expect("a weapon was chosen");
+    let signed_out = &rows[1].entry;
+    assert_eq!(signed_out.action, AuditAction::SignedOut);
+    assert_eq!(signed_out.transaction, grant.transaction);
+    assert!(
+        rows[0].local_time.ends_with("-08:00"),
+        "{}",
+        rows[0].local_time
+    );
+
+    let stored = armory
+        .database()
+        .weapon(&asset)
+        .expect("query")
+        .expect("weapon");
+    assert_eq!(stored.holder.as_ref(), Some(&officer.employee_id));
+    let before = armory.agency.armory.weapons[&asset].sign_outs_since_service;
+    assert_eq!(stored.sign_outs_since_service, before + 1);
+
+    // The chosen weapon was the least used available one of its class.
+    let least_used = armory
+        .agency
+        .armory
+        .weapons
+        .values()
+        .filter(|w| w.locker == locker && w.class == class)
+        .filter(|w| w.status == armory_actors::domain::ServiceStatus::InService)
+        .map(|w| w.sign_outs_since_service)
+        .min()
+        .expect("one weapon at least");
+    assert_eq!(before, least_used);
+
+    // A late subscriber gets the retained state of the weapon, signed out.
+    let weapon_topic = format!("armory/v1/SLM/SLM-L1/state/weapon/{asset}");
+    let late = Observer::start(armory.service.broker_address(), "late-1", &weapon_topic).await;
+    late.wait_until("retained weapon state", |seen| {
+        seen.iter()
+            .any(|s| s.retain && s.json()["condition"] == "signed_out")
+    })
+    .await;
+    late.stop().await;
+
+    // Return: badge and PIN; the same compartment opens and closes full.
+    let back = armory
+        .sim
+        .scan(
+            &locker,
+            &TestArmory::reader("R1"),
+            &officer.badge,
+            Some(&pin),
+            AccessRequest::Return,
+        )
+        .await
+        .expect("scan answered");
+    assert!(back.granted(), "return refused: {:?}", back.answer);
+    let door_back = back.door.expect("the door cycled");
+    assert_eq!(door_back.compartment, door.compartment);
+    assert!(door_back.weapon_present);
+    armory.wait_activity("returned", 1).await;
+
+    let rows = armory.audit(&by_person);
+    let actions: Vec<_> = rows.iter().map(|r| r.entry.action).collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::SignOutRequest,
+            AuditAction::SignedOut,
+            AuditAction::ReturnRequest,
+            AuditAction::Returned
+        ]
+    );
+    let stored = armory
+        .database()
+        .weapon(&asset)
+        .expect("query")
+        .expect("weapon");
+    assert_eq!(stored.holder, None);
+    assert!(armory.database().verify_audit().is_ok());
+
+    // Commands went out unretained, one unlock per grant; none is retained
+    // on the broker for a late subscriber.
+    armory
+        .observer
+        .wait_until("both unlocks", |seen| {
+            seen.iter()
+                .filter(|s| s.topic.contains("/command/compartment/"))
+                .count()
+                == 2
+        })
+        .await;
+    assert!(armory
+        .observer
+        .matching(|s| s.topic.contains("/command/"))
+        .iter()
+        .all(|s| !s.retain));
+    let granted = armory
+        .all_audit()
+        .iter()
+        .filter(|r| r.entry.decision == Decision::Granted)
+        .count();
+    assert_eq!(granted, armory.unlock_commands().len());
+
+    let late = Observer::start(armory.service.broker_address(), "late-2", "armory/#").await;
+    late.wait_until("retained locker state", |seen| {
+        seen.iter().any(|s| s.topic == "armory/v1/SLM/SLM-L1/state")
+    })
+    .await;
+    assert!(late.matching(|s| s.topic.contains("/command/")).is_empty());
+    assert!(late
+        .all()
+        .iter()
+        .filter(|s| s.topic.contains("/state/weapon/"))
+        .all(|s| s.retain));
+    late.stop().await;
+
+    tokio::time::timeout(Duration::from_secs(10), armory.stop())
+        .await
+        .expect("stops");
+}

@@ -1,0 +1,327 @@
+//! A whole armory for one test: the service on free ports in a temp dir,
+//! the demo agency with cheap PIN hashes, the simulated lockers, and an
+//! observer subscribed to `armory/#` that records every message with its
+//! retain flag.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use armory::config::Config;
+use armory::serve::Service;
+use armory::store::{AuditFilter, AuditRow, Database};
+use armory_actors::clock::Clock;
+use armory_actors::domain::{
+    CompartmentNo, LockerId, Person, PersonStatus, ReaderId, Role, WeaponClass,
+};
+use armory_actors::import::AgencyData;
+use armory_device_sim::{SimConfig, Simulator};
+use jiff::Timestamp;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::Notify;
+
+/// The instant the sample data was made against.
+pub const DATA_NOW: &str = "2026-12-03T14:00:00Z";
+
+/// The repository's demo agency.
+pub fn demo_data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo")
+}
+
+/// One message seen on the bus.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub retain: bool,
+}
+
+impl Seen {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Records every message on a filter.
+#[derive(Clone)]
+pub struct Observer {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    arrived: Arc<Notify>,
+    client: AsyncClient,
+}
+
+impl Observer {
+    pub async fn start(broker: std::net::SocketAddr, id: &str, filter: &str) -> Observer {
+        let mut options = MqttOptions::new(id, broker.ip().to_string(), broker.port());
+        options.set_keep_alive(Duration::from_secs(30));
+        options.set_max_packet_size(64 * 1024, 64 * 1024);
+        let (client, mut eventloop) = AsyncClient::new(options, 1024);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let arrived = Arc::new(Notify::new());
+        let subscribed = Arc::new(Notify::new());
+
+        let (record, wake, ready) = (seen.clone(), arrived.clone(), subscribed.clone());
+        let subscriber = client.clone();
+        let filter = filter.to_owned();
+        tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = subscriber.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => ready.notify_one(),
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        record.lock().expect("observer lock").push(Seen {
+                            topic: publish.topic.clone(),
+                            payload: publish.payload.to_vec(),
+                            retain: publish.retain,
+                        });
+                        wake.notify_waiters();
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), subscribed.notified())
+            .await
+            .expect("observer subscribed");
+        Observer {
+            seen,
+            arrived,
+            client,
+        }
+    }
+
+    pub fn all(&self) -> Vec<Seen> {
+        self.seen.lock().expect("observer lock").clone()
+    }
+
+    pub fn matching(&self, predicate: impl Fn(&Seen) -> bool) -> Vec<Seen> {
+        self.all()
+            .into_iter()
+            .filter(|seen| predicate(seen))
+            .collect()
+    }
+
+    /// Waits (10 s at most) until `predicate` holds for the messages seen.
+    pub async fn wait_until(&self, what: &str, predicate: impl Fn(&[Seen]) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let notified = self.arrived.notified();
+            if predicate(&self.all()) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("timed out waiting for {what}");
+            }
+        }
+    }
+
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>, retain: bool) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+            .expect("publish queued");
+    }
+
+    pub async fn stop(&self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+/// A running armory with simulated lockers.
+pub struct TestArmory {
+    pub dir: tempfile::TempDir,
+    pub service: Service,
+    pub sim: Simulator,
+    pub observer: Observer,
+    pub clock: Clock,
+    pub agency: AgencyData,
+}
+
+/// The test configuration: free ports, temp state, cheap PIN hashes.
+pub fn test_config(state_dir: &Path) -> Config {
+    let text = format!(
+        r#"
+[service]
+state_dir = "{state}"
+[broker]
+listen = "127.0.0.1:0"
+max_connections = 200
+[metrics]
+enabled = false
+listen = "127.0.0.1:0"
+[agency]
+data_dir = "{data}"
+[timing]
+unlock_window_seconds = 30
+door_open_limit_seconds = 120
+command_lifetime_seconds = 5
+[security]
+pin_hash_memory_kib = 64
+pin_hash_iterations = 1
+"#,
+        state = state_dir.display(),
+        data = demo_data_dir().display(),
+    );
+    Config::from_str_at(&text, state_dir).expect("test configuration is valid")
+}
+
+impl TestArmory {
+    /// Starts everything with the wall clock fixed at the data's instant.
+    pub async fn start() -> TestArmory {
+        let now: Timestamp = DATA_NOW.parse().expect("valid instant");
+        Self::start_at(Clock::manual(now)).await
+    }
+
+    pub async fn start_at(clock: Clock) -> TestArmory {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = test_config(dir.path());
+        let service = Service::start(&config, clock.clone())
+            .await
+            .expect("service starts");
+        let observer = Observer::start(service.broker_address(), "test-observer", "armory/#").await;
+
+        let agency = AgencyData::load_dir(&demo_data_dir()).expect("demo data imports");
+        let mut sim_config = SimConfig::new(
+            service.broker_address(),
+            service.fleet_secret().clone(),
+            agency.clone(),
+        );
+        sim_config.handling_delay = (Duration::ZERO, Duration::ZERO);
+        sim_config.clock = clock.clone();
+        let sim = Simulator::start(sim_config)
+            .await
+            .expect("simulator starts");
+        TestArmory {
+            dir,
+            service,
+            sim,
+            observer,
+            clock,
+            agency,
+        }
+    }
+
+    pub fn database(&self) -> Database {
+        Database::open_reader(self.service.database_path()).expect("store opens for reading")
+    }
+
+    pub fn audit(&self, filter: &AuditFilter) -> Vec<AuditRow> {
+        self.database().audit_rows(filter).expect("audit query")
+    }
+
+    pub fn all_audit(&self) -> Vec<AuditRow> {
+        self.audit(&AuditFilter::default())
+    }
+
+    /// Waits until `count` activity messages of `kind` have been seen.
+    pub async fn wait_activity(&self, kind: &str, count: usize) {
+        self.observer
+            .wait_until(kind, |seen| {
+                seen.iter()
+                    .filter(|s| s.topic.ends_with("/activity") && s.json()["kind"] == kind)
+                    .count()
+                    >= count
+            })
+            .await;
+    }
+
+    /// Unlock commands seen on the bus.
+    pub fn unlock_commands(&self) -> Vec<Seen> {
+        self.observer.matching(|seen| {
+            seen.topic.contains("/command/compartment/") && seen.json()["body"]["type"] == "unlock"
+        })
+    }
+
+    /// An active officer with a PIN and a valid certification for `class`,
+    /// skipping `exclude`.
+    pub fn officer_for_class(
+        &self,
+        locker: &str,
+        class: WeaponClass,
+        exclude: &[Person],
+    ) -> (Person, WeaponClass, String) {
+        self.find_officer(locker, Some(class), exclude)
+    }
+
+    /// An active officer with a PIN and a valid certification for a class
+    /// that has an available weapon in `locker`, skipping `exclude`.
+    pub fn officer_for(&self, locker: &str, exclude: &[Person]) -> (Person, WeaponClass, String) {
+        self.find_officer(locker, None, exclude)
+    }
+
+    fn find_officer(
+        &self,
+        locker: &str,
+        only: Option<WeaponClass>,
+        exclude: &[Person],
+    ) -> (Person, WeaponClass, String) {
+        let now = self.clock.now();
+        let locker_id = LockerId::from(locker);
+        let classes: Vec<WeaponClass> = self
+            .agency
+            .armory
+            .weapons
+            .values()
+            .filter(|w| w.locker == locker_id)
+            .filter(|w| w.status == armory_actors::domain::ServiceStatus::InService)
+            .map(|w| w.class)
+            .filter(|class| only.is_none_or(|only| only == *class))
+            .collect();
+        for person in self.agency.personnel.people.values() {
+            if person.status != PersonStatus::Active || person.role != Role::Officer {
+                continue;
+            }
+            if exclude.iter().any(|p| p.employee_id == person.employee_id) {
+                continue;
+            }
+            let Some((_, pin)) = self
+                .agency
+                .pins
+                .iter()
+                .find(|(e, _)| *e == person.employee_id)
+            else {
+                continue;
+            };
+            let certs = self.agency.personnel.certifications_of(&person.employee_id);
+            for class in &classes {
+                if certs
+                    .iter()
+                    .any(|c| c.class == *class && now <= c.expires_at)
+                {
+                    return (person.clone(), *class, pin.clone());
+                }
+            }
+        }
+        panic!("no certified officer for {locker}");
+    }
+
+    pub fn pin_of(&self, person: &Person) -> String {
+        self.agency
+            .pins
+            .iter()
+            .find(|(e, _)| *e == person.employee_id)
+            .map(|(_, pin)| pin.clone())
+            .expect("person has a PIN")
+    }
+
+    pub fn reader(id: &str) -> ReaderId {
+        ReaderId::from(id)
+    }
+
+    pub fn compartment_of_outcome(outcome: &serde_json::Value) -> Option<CompartmentNo> {
+        outcome["body"]["compartment"]
+            .as_u64()
+            .map(|n| n as CompartmentNo)
+    }
+
+    pub async fn stop(self) {
+        self.sim.shutdown().await;
+        self.observer.stop().await;
+        self.service.stop().await;
+    }
+}
