@@ -72,6 +72,23 @@ pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, MetricsEr
 
 fn describe() {
     describe_counter!(
+        "armory_store_commits_total",
+        "Store transactions committed."
+    );
+    describe_counter!(
+        "armory_store_requests_total",
+        "Store requests by outcome: committed, duplicate, conflict, failed."
+    );
+    describe_histogram!(
+        "armory_store_batch_size",
+        "Requests committed together in one store transaction (group commit)."
+    );
+    describe_histogram!(
+        "armory_store_commit_seconds",
+        Unit::Seconds,
+        "Time to commit one store transaction, fsync included."
+    );
+    describe_counter!(
         "armory_access_decisions_total",
         "Access attempts at readers, by decision, reason code and weapon class."
     );
