@@ -3,6 +3,7 @@
 //! configuration, the metrics and the command line.
 
 pub mod broker;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod keyfile;

@@ -1,16 +1,19 @@
 //! The one place the tracing subscriber is set up.
 //!
-//! `RUST_LOG` chooses what is shown (default: `info` for the armory,
-//! `warn` for the libraries underneath, whose own `info` lines are noise to
-//! an operator).
+//! `RUST_LOG` chooses what is shown (default: [`DEFAULT_FILTER`]).
 
 use tracing_subscriber::EnvFilter;
 
+/// What is shown without `RUST_LOG`. rumqttd logs every client disconnect
+/// as an error; `RUST_LOG=rumqttd=info` brings its lines back when the
+/// broker itself needs looking at.
+pub const DEFAULT_FILTER: &str =
+    "warn,rumqttd=off,armory=info,armory_actors=info,armory_device_sim=info";
+
 /// Installs the subscriber; a second call is a no-op.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("warn,armory=info,armory_actors=info,armory_device_sim=info")
-    });
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

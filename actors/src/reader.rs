@@ -192,7 +192,11 @@ impl ReaderArguments {
             employee = happening.employee_id.as_ref().map(|e| e.as_str()).unwrap_or("-"),
             weapon_class = class,
             weapon = happening.asset_tag.as_ref().map(|a| a.as_str()).unwrap_or("-"),
-            compartment = compartment.unwrap_or_default(),
+            compartment = compartment.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            request = match scan.request {
+                AccessRequest::SignOut { .. } => "sign_out",
+                AccessRequest::Return => "return",
+            },
             reason = final_reason.code(),
             decision = if granted { "granted" } else { "denied" },
             "access decided"

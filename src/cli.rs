@@ -1,0 +1,69 @@
+//! The command line: one subcommand per module under `cli/`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod data;
+mod run;
+
+/// Runs the intelligent weapon lockers of a law-enforcement armory.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the service: broker, store, actor tree.
+    Serve {
+        /// Configuration file.
+        #[arg(long, default_value = "config/armory.toml")]
+        config: PathBuf,
+    },
+    /// Run the service and simulated lockers together, and play a shift.
+    Demo {
+        /// Configuration file.
+        #[arg(long, default_value = "config/armory.toml")]
+        config: PathBuf,
+        /// Sign-outs (each followed by its return) in the shift.
+        #[arg(long, default_value_t = 120)]
+        sign_outs: usize,
+        /// Officers at lockers at the same time.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Stop after the shift instead of running until Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Print the default configuration file.
+    DefaultConfig,
+    /// Check a folder of agency files (sites, lockers, inventory, roster,
+    /// training, pins) and report every problem with file, line and column.
+    CheckData {
+        /// The folder.
+        dir: PathBuf,
+    },
+}
+
+/// Runs one subcommand.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { config } => run::serve(&config).await,
+        Command::Demo {
+            config,
+            sign_outs,
+            concurrency,
+            exit,
+        } => run::demo(&config, sign_outs, concurrency, exit).await,
+        Command::DefaultConfig => {
+            print!("{}", crate::config::Config::default_toml());
+            Ok(())
+        }
+        Command::CheckData { dir } => data::check(&dir),
+    }
+}
