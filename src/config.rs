@@ -34,6 +34,9 @@ pub struct Config {
     pub timing: TimingConfig,
     /// `[security]`.
     pub security: SecurityConfig,
+    /// `[access]` (optional): who may draw what; see
+    /// [`armory_actors::policy`].
+    pub access: armory_actors::policy::AccessPolicy,
     /// The folder relative paths are resolved against.
     base_dir: PathBuf,
 }

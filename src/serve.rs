@@ -110,6 +110,7 @@ impl Service {
                 command_lifetime: config.timing.command_lifetime(),
             },
             commands: CommandCounter::starting_at(clock.now().as_microsecond().max(0) as u64),
+            policy: std::sync::Arc::new(config.access.clone()),
         };
         let (root, directory) = tree::start(armory, services).await?;
 

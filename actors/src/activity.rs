@@ -4,10 +4,25 @@
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::domain::{AssetTag, CompartmentNo, EmployeeId, LockerId, ReaderId, SiteId, WeaponClass};
+use crate::domain::{
+    AssetTag, BadgeUid, CompartmentNo, EmployeeId, LockerId, ReaderId, SiteId, WeaponClass,
+};
 use crate::ports::{AuditAction, AuditEntry, Decision};
-use crate::protocol::{ActivityPayload, Topic, SCHEMA_VERSION};
+use crate::protocol::{ActivityPayload, AlertPayload, Severity, Topic, SCHEMA_VERSION};
 use crate::services::Services;
+
+/// An alert to raise.
+#[derive(Clone, Debug)]
+pub struct Alert<'a> {
+    /// What, e.g. `badge_locked_out`; a fixed word, it labels a metric.
+    pub kind: &'static str,
+    /// How urgent.
+    pub severity: Severity,
+    /// The badge concerned, shown only by its fingerprint.
+    pub badge: Option<&'a BadgeUid>,
+    /// A sentence for the person on duty.
+    pub message: String,
+}
 
 /// One happening at a locker, before it becomes an activity payload or an
 /// audit row.
@@ -70,6 +85,28 @@ impl Happening {
             locker: self.locker.clone(),
         };
         services.bus.publish_event(topic.name(), &payload);
+    }
+
+    /// Raises an alert at the locker: MQTT, metric and log.
+    pub fn alert(&self, services: &Services, alert: Alert<'_>) {
+        let payload = AlertPayload {
+            v: SCHEMA_VERSION,
+            kind: alert.kind.to_owned(),
+            severity: alert.severity,
+            site: self.site.clone(),
+            locker: self.locker.clone(),
+            reader: self.reader.clone(),
+            badge: alert.badge.map(BadgeUid::fingerprint),
+            message: alert.message,
+            at: self.at,
+        };
+        let topic = Topic::Alert {
+            site: self.site.clone(),
+            locker: self.locker.clone(),
+        };
+        services.bus.publish_event(topic.name(), &payload);
+        metrics::counter!("armory_alerts_total", "kind" => alert.kind).increment(1);
+        tracing::warn!(locker = %self.locker, kind = alert.kind, "alert raised");
     }
 
     /// The audit row recording it.

@@ -11,15 +11,20 @@
 //! Messages: [`LockerMsg::Device`], [`LockerMsg::Allocate`],
 //! [`LockerMsg::FindHeld`], [`LockerMsg::Changed`].
 
+mod gatekeeping;
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use uuid::Uuid;
 
+use crate::activity::{Alert, Happening};
 use crate::compartment::{CompartmentActor, CompartmentArguments, CompartmentMsg};
 use crate::domain::{
-    AssetTag, CompartmentNo, EmployeeId, Locker, ReaderId, SiteId, Weapon, WeaponClass,
+    AssetTag, BadgeUid, CompartmentNo, EmployeeId, Locker, ReaderId, SiteId, Weapon, WeaponClass,
 };
+use crate::ports::{AuditAction, Decision};
+use crate::protocol::Severity;
 use crate::protocol::{
     CounterWindow, DeviceEvent, Liveness, LockerKey, LockerStatePayload, SealedEnvelope, Topic,
     WeaponCondition, SCHEMA_VERSION,
@@ -28,6 +33,8 @@ use crate::reader::{ReaderActor, ReaderArguments, ReaderMsg, Scan};
 use crate::rules::Reason;
 use crate::services::Services;
 use crate::weapon::{WeaponActor, WeaponArguments, WeaponMsg, WeaponView};
+use gatekeeping::{DualQueue, Lockouts};
+pub use gatekeeping::{FailureOutcome, PendingDual};
 
 /// How many recent event ids a locker remembers to spot redeliveries.
 const RECENT_EVENTS: usize = 1024;
@@ -100,6 +107,49 @@ pub enum LockerMsg {
     },
     /// Something changed; republish the locker's state.
     Changed,
+    /// Is this badge locked out here? Answers when the lockout ends.
+    LockedUntil {
+        /// The badge.
+        badge: BadgeUid,
+        /// The end of its lockout, if locked out now.
+        reply: RpcReplyPort<Option<jiff::Timestamp>>,
+    },
+    /// A wrong PIN was typed for this badge at `reader`.
+    PinFailed {
+        /// The badge.
+        badge: BadgeUid,
+        /// Where.
+        reader: ReaderId,
+        /// Whether it locked the badge out.
+        reply: RpcReplyPort<FailureOutcome>,
+    },
+    /// A correct PIN was typed for this badge.
+    PinAccepted {
+        /// The badge.
+        badge: BadgeUid,
+    },
+    /// A supervisor clears every lockout; answers how many were active.
+    ClearLockouts {
+        /// How many badges were locked out.
+        reply: RpcReplyPort<usize>,
+    },
+    /// A first person's sign-out waits for a second person.
+    AwaitSecondPerson(Box<PendingDual>),
+    /// A second person takes the oldest waiting sign-out to authorize it;
+    /// it stays waiting if this person may not authorize it.
+    TakeWaiting {
+        /// The second person.
+        second: EmployeeId,
+        /// Their role.
+        role: crate::domain::Role,
+        /// The waiting sign-out, or why it may not be taken.
+        reply: RpcReplyPort<Result<PendingDual, Reason>>,
+    },
+    /// The window of a waiting sign-out has passed.
+    WaitingExpired {
+        /// Its id.
+        id: Uuid,
+    },
 }
 
 /// A locker's live state.
@@ -114,6 +164,8 @@ pub struct LockerState {
     weapons: Vec<(WeaponClass, ActorRef<WeaponMsg>)>,
     counters: CounterWindow,
     recent: RecentIds,
+    lockouts: Lockouts,
+    waiting: DualQueue,
 }
 
 impl Actor for LockerActor {
@@ -192,6 +244,8 @@ impl Actor for LockerActor {
             weapons: weapon_refs,
             counters: CounterWindow::default(),
             recent: RecentIds::default(),
+            lockouts: Lockouts::default(),
+            waiting: DualQueue::default(),
         })
     }
 
@@ -206,7 +260,7 @@ impl Actor for LockerActor {
 
     async fn handle(
         &self,
-        _myself: ActorRef<LockerMsg>,
+        myself: ActorRef<LockerMsg>,
         message: LockerMsg,
         state: &mut LockerState,
     ) -> Result<(), ActorProcessingErr> {
@@ -235,6 +289,41 @@ impl Actor for LockerActor {
                 let _ = reply.send(outcome);
             }
             LockerMsg::Changed => state.publish().await,
+            LockerMsg::LockedUntil { badge, reply } => {
+                let now = state.services.clock.now();
+                let _ = reply.send(state.lockouts.locked_until(&badge, now));
+            }
+            LockerMsg::PinFailed {
+                badge,
+                reader,
+                reply,
+            } => {
+                let outcome = state.pin_failed(&badge, reader).await;
+                let _ = reply.send(outcome);
+            }
+            LockerMsg::PinAccepted { badge } => state.lockouts.succeeded(&badge),
+            LockerMsg::ClearLockouts { reply } => {
+                let now = state.services.clock.now();
+                let _ = reply.send(state.lockouts.clear(now));
+            }
+            LockerMsg::AwaitSecondPerson(pending) => {
+                let id = pending.id;
+                let window = pending.rule.window();
+                state.waiting.push(*pending);
+                myself.send_after(window, move || LockerMsg::WaitingExpired { id });
+            }
+            LockerMsg::TakeWaiting {
+                second,
+                role,
+                reply,
+            } => {
+                let _ = reply.send(state.waiting.take_for(&second, role));
+            }
+            LockerMsg::WaitingExpired { id } => {
+                if let Some(expired) = state.waiting.expire(id) {
+                    state.waiting_expired(expired).await;
+                }
+            }
         }
         Ok(())
     }
@@ -331,6 +420,68 @@ impl LockerState {
             }
             _ => self.reject("misrouted", "event kind does not belong on this topic"),
         }
+    }
+
+    async fn pin_failed(&mut self, badge: &BadgeUid, reader: ReaderId) -> FailureOutcome {
+        let policy = &self.services.policy;
+        let now = self.services.clock.now();
+        let outcome = self.lockouts.failed(
+            badge,
+            now,
+            policy.lockout_attempts,
+            policy.lockout_window(),
+            policy.lockout_duration(),
+        );
+        let FailureOutcome::LockedOut { until } = outcome else {
+            return outcome;
+        };
+
+        let mut happening = Happening::at_locker(&self.site, &self.locker.id, now);
+        happening.reader = Some(reader);
+        let personnel = self.services.personnel.snapshot();
+        happening.employee_id = personnel.by_badge(badge).map(|p| p.employee_id.clone());
+        let mut entry =
+            happening.audit_entry(AuditAction::Lockout, Decision::Recorded, "badge_locked_out");
+        entry.badge = Some(badge.clone());
+        if let Err(error) = self.services.store.commit(entry, None).await {
+            tracing::error!(locker = %self.locker.id, %error, "lockout not recorded");
+        }
+        let message = format!(
+            "badge {} locked out of {} until {until} after {} wrong PINs",
+            badge.fingerprint(),
+            self.locker.id,
+            policy.lockout_attempts
+        );
+        let alert = Alert {
+            kind: "badge_locked_out",
+            severity: Severity::Warning,
+            badge: Some(badge),
+            message,
+        };
+        happening.alert(&self.services, alert);
+        outcome
+    }
+
+    async fn waiting_expired(&self, expired: PendingDual) {
+        let now = self.services.clock.now();
+        let mut happening = Happening::at_locker(&self.site, &self.locker.id, now);
+        happening.reader = Some(expired.reader.clone());
+        happening.employee_id = Some(expired.holder.clone());
+        happening.weapon_class = Some(expired.class);
+        let reason = "dual_authorization_expired";
+        let mut entry =
+            happening.audit_entry(AuditAction::DualAuthorization, Decision::Recorded, reason);
+        entry.badge = Some(expired.badge.clone());
+        if let Err(error) = self.services.store.commit(entry, None).await {
+            tracing::error!(locker = %self.locker.id, %error, "expiry not recorded");
+        }
+        happening.announce(&self.services, "dual_authorization_expired", reason);
+        tracing::info!(
+            locker = %self.locker.id,
+            employee = %expired.holder,
+            weapon_class = %expired.class,
+            "no second person came; sign-out request lapsed"
+        );
     }
 
     fn reject(&self, reason: &'static str, detail: &str) {

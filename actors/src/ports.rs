@@ -118,6 +118,17 @@ pub enum AuditAction {
     UnlockExpired,
     /// Something that should not happen, recorded for the armorer.
     Anomaly,
+    /// A roster or training export was applied to the store.
+    Import,
+    /// A person's PIN was enrolled or replaced (the PIN is never recorded).
+    PinEnrolled,
+    /// A badge was locked out of a locker after repeated wrong PINs.
+    Lockout,
+    /// A supervisor cleared the lockouts of a locker.
+    LockoutCleared,
+    /// A second person authorized (or failed to authorize in time) a
+    /// sign-out of a class that needs two.
+    DualAuthorization,
 }
 
 impl AuditAction {
@@ -130,6 +141,11 @@ impl AuditAction {
             AuditAction::Returned => "returned",
             AuditAction::UnlockExpired => "unlock_expired",
             AuditAction::Anomaly => "anomaly",
+            AuditAction::Import => "import",
+            AuditAction::PinEnrolled => "pin_enrolled",
+            AuditAction::Lockout => "lockout",
+            AuditAction::LockoutCleared => "lockout_cleared",
+            AuditAction::DualAuthorization => "dual_authorization",
         }
     }
 }

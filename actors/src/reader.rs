@@ -1,14 +1,18 @@
 //! One reader on a locker: turns a scan into a decision.
 //!
-//! For each authenticated scan it resolves the badge, checks the other
-//! factor (PIN or fingerprint), applies the access rules, asks its locker
-//! for a weapon (sign-out) or for the weapon the person holds (return),
-//! writes the decision to the audit trail, and only when that row is
-//! durable asks the compartment to unlock. Every scan gets one audit row and
-//! one outcome on the reader's display; a redelivered scan finds its row
-//! already written and has no further effect.
+//! For each authenticated scan it resolves the badge, checks the second
+//! factor (PIN or fingerprint) unless the badge is locked out, applies the
+//! access policy, asks its locker for a weapon (sign-out), for the weapon
+//! the person holds (return), or for the sign-out waiting for a second
+//! person (authorize), writes the decision to the audit trail, and only
+//! when that row is durable asks the compartment to unlock. Every scan gets
+//! exactly one audit row of its own and one outcome on the reader's
+//! display; a redelivered scan finds its row already written and has no
+//! further effect.
 //!
 //! Messages: [`ReaderMsg::Scan`].
+
+mod decide;
 
 use std::time::Instant;
 
@@ -17,13 +21,14 @@ use uuid::Uuid;
 
 use crate::activity::Happening;
 use crate::compartment::{CompartmentMsg, PendingOpening, UnlockRefusal};
-use crate::domain::{BadgeUid, LockerId, Person, ReaderId, ReaderKind, SiteId};
+use crate::domain::{BadgeUid, CompartmentNo, EmployeeId, LockerId, ReaderId, ReaderKind, SiteId};
 use crate::locker::{Allocation, LockerMsg};
 use crate::ports::{AuditAction, Decision, StoreError};
 use crate::protocol::seal::Header;
 use crate::protocol::{AccessRequest, Command, LockerKey, SealedEnvelope, Topic, UnlockPurpose};
-use crate::rules::{self, Credentials, Reason};
+use crate::rules::Reason;
 use crate::services::Services;
+use decide::Outcome;
 
 /// The reader actor.
 pub struct ReaderActor;
@@ -93,13 +98,6 @@ impl Actor for ReaderActor {
     }
 }
 
-/// What the checks concluded before anything was written.
-struct Verdict {
-    badge: Option<BadgeUid>,
-    person: Option<Person>,
-    outcome: Result<Allocation, Reason>,
-}
-
 impl ReaderArguments {
     async fn on_scan(&mut self, scan: Scan) {
         let started = Instant::now();
@@ -113,74 +111,99 @@ impl ReaderArguments {
         if let AccessRequest::SignOut { weapon_class } = scan.request {
             happening.weapon_class = Some(weapon_class);
         }
-        if let Ok(allocation) = &verdict.outcome {
-            happening.asset_tag = Some(allocation.asset_tag.clone());
-            happening.weapon_class = Some(allocation.weapon_class);
-            happening.compartment = Some(allocation.compartment);
-            happening.transaction = Some(transaction);
-        }
 
-        let (action, purpose) = match scan.request {
-            AccessRequest::SignOut { .. } => (AuditAction::SignOutRequest, UnlockPurpose::SignOut),
-            AccessRequest::Return => (AuditAction::ReturnRequest, UnlockPurpose::Return),
-        };
+        // Write ahead: the scan's own row is durable before any lock moves.
         let (decision, reason) = match &verdict.outcome {
-            Ok(_) => (Decision::Granted, Reason::Granted),
-            Err(reason) => (Decision::Denied, *reason),
+            Outcome::Open { authorized, .. } => match authorized {
+                Some(_) => (Decision::Recorded, Reason::SecondPersonAuthorized),
+                None => (Decision::Granted, Reason::Granted),
+            },
+            Outcome::Denied(reason) => (Decision::Denied, *reason),
+            Outcome::Recorded(reason) => (Decision::Recorded, *reason),
         };
-
-        // Write ahead: the decision is durable before any lock moves.
-        let mut entry = happening.audit_entry(action, decision, reason.code());
+        let mut scan_row = happening.clone();
+        if let Outcome::Open {
+            allocation,
+            authorized: None,
+            ..
+        } = &verdict.outcome
+        {
+            scan_row = with_allocation(scan_row, allocation, transaction);
+        }
+        let mut entry = scan_row.audit_entry(verdict.action, decision, reason.code());
         entry.event_id = Some(scan.event_id);
         entry.badge = verdict.badge.clone();
         let written = self.services.store.commit(entry, None).await;
 
-        let mut final_reason = reason;
-        let holder = verdict.person.as_ref().map(|p| p.employee_id.clone());
-        match (written, verdict.outcome) {
+        let shown = match (written, verdict.outcome) {
             (Err(StoreError::Duplicate { .. }), outcome) => {
-                if let Ok(allocation) = outcome {
-                    allocation.release(transaction);
-                }
+                release(&outcome, transaction);
                 metrics::counter!("armory_device_events_duplicate_total").increment(1);
                 tracing::debug!(reader = %self.reader, event = %scan.event_id, "scan already decided");
                 return;
             }
             (Err(error), outcome) => {
-                if let Ok(allocation) = outcome {
-                    allocation.release(transaction);
-                }
+                release(&outcome, transaction);
                 tracing::error!(reader = %self.reader, %error, "decision not durable; denying");
-                final_reason = Reason::StoreUnavailable;
+                Shown::refused(Reason::StoreUnavailable)
             }
-            (Ok(_), Ok(allocation)) => {
-                let opened = self.open(&allocation, holder, purpose, transaction).await;
-                if let Err(reason) = opened {
-                    allocation.release(transaction);
-                    happening
-                        .record_anomaly(&self.services, "unlock_not_sent")
-                        .await;
-                    final_reason = reason;
-                }
+            (
+                Ok(_),
+                Outcome::Open {
+                    allocation,
+                    holder,
+                    holder_badge,
+                    authorized,
+                },
+            ) => {
+                let opening = Opening {
+                    allocation,
+                    holder,
+                    holder_badge,
+                    dual: authorized.is_some(),
+                    transaction,
+                    purpose: match scan.request {
+                        AccessRequest::Return => UnlockPurpose::Return,
+                        _ => UnlockPurpose::SignOut,
+                    },
+                };
+                self.open(&happening, opening).await
             }
-            (Ok(_), Err(_)) => {}
-        }
+            (Ok(_), Outcome::Denied(reason)) => Shown::refused(reason),
+            (Ok(_), Outcome::Recorded(reason)) => Shown::refused(reason),
+        };
 
-        let granted = final_reason == Reason::Granted;
-        let compartment = if granted { happening.compartment } else { None };
-        self.show_outcome(scan.event_id, granted, final_reason, compartment);
-        let kind = if granted {
+        self.show_outcome(scan.event_id, &shown);
+        let mut announced = happening;
+        announced.asset_tag = shown.asset_tag.clone();
+        announced.compartment = shown.compartment;
+        if shown.granted {
+            announced.transaction = Some(transaction);
+        }
+        let kind = if shown.granted {
             "access_granted"
         } else {
             "access_denied"
         };
-        happening.announce(&self.services, kind, final_reason.code());
+        let kind = if shown.reason == Reason::AwaitingSecondPerson
+            || shown.reason == Reason::LockoutsCleared
+        {
+            "access_recorded"
+        } else {
+            kind
+        };
+        announced.announce(&self.services, kind, shown.reason.code());
 
-        let class = happening.weapon_class.map(|c| c.as_str()).unwrap_or("none");
+        let class = announced.weapon_class.map(|c| c.as_str()).unwrap_or("none");
+        let decision = if shown.granted {
+            "granted"
+        } else {
+            decision.as_str()
+        };
         metrics::counter!(
             "armory_access_decisions_total",
-            "decision" => if granted { "granted" } else { "denied" },
-            "reason" => final_reason.code(),
+            "decision" => decision,
+            "reason" => shown.reason.code(),
             "weapon_class" => class,
         )
         .increment(1);
@@ -188,121 +211,45 @@ impl ReaderArguments {
         tracing::info!(
             locker = %self.locker,
             reader = %self.reader,
+            request = request_word(scan.request),
             badge = verdict.badge.as_ref().map(BadgeUid::fingerprint).unwrap_or_default(),
-            employee = happening.employee_id.as_ref().map(|e| e.as_str()).unwrap_or("-"),
+            employee = announced.employee_id.as_ref().map(|e| e.as_str()).unwrap_or("-"),
             weapon_class = class,
-            weapon = happening.asset_tag.as_ref().map(|a| a.as_str()).unwrap_or("-"),
-            compartment = compartment.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-            request = match scan.request {
-                AccessRequest::SignOut { .. } => "sign_out",
-                AccessRequest::Return => "return",
-            },
-            reason = final_reason.code(),
-            decision = if granted { "granted" } else { "denied" },
+            weapon = announced.asset_tag.as_ref().map(|a| a.as_str()).unwrap_or("-"),
+            compartment = shown.compartment.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            reason = shown.reason.code(),
+            decision,
             "access decided"
         );
     }
 
-    async fn decide(&self, scan: &Scan, transaction: Uuid) -> Verdict {
-        let mut verdict = Verdict {
-            badge: None,
-            person: None,
-            outcome: Err(Reason::BadRequest),
-        };
+    /// Writes the grant of a dual authorization, then sends the unlock.
+    async fn open(&self, happening: &Happening, opening: Opening) -> Shown {
+        let Opening {
+            allocation,
+            holder,
+            holder_badge,
+            dual,
+            transaction,
+            purpose,
+        } = opening;
 
-        let Ok(badge) = BadgeUid::parse(&scan.badge_uid) else {
-            return verdict;
-        };
-        verdict.badge = Some(badge.clone());
-
-        let pin = match &scan.pin_sealed {
-            Some(sealed) => match self.key.open_pin(sealed, &scan.event_id) {
-                Ok(pin) => Some(pin),
-                Err(_) => return verdict,
-            },
-            None => None,
-        };
-        let credentials = Credentials {
-            badge,
-            pin,
-            fingerprint_match: scan.fingerprint_match,
-        };
-
-        // Argon2 is slow on purpose; keep it off the async workers.
-        let personnel = self.services.personnel.snapshot();
-        let kind = self.kind;
-        let checked = tokio::task::spawn_blocking(move || {
-            rules::identify(&personnel, kind, &credentials).cloned()
-        })
-        .await;
-        let person = match checked {
-            Ok(Ok(person)) => person,
-            Ok(Err(reason)) => {
-                verdict.outcome = Err(reason);
-                return verdict;
-            }
-            Err(error) => {
-                tracing::error!(%error, "identity check failed");
-                verdict.outcome = Err(Reason::StoreUnavailable);
-                return verdict;
-            }
-        };
-        verdict.person = Some(person.clone());
-
-        verdict.outcome = match scan.request {
-            AccessRequest::SignOut { weapon_class } => {
-                let personnel = self.services.personnel.snapshot();
-                let certifications = personnel.certifications_of(&person.employee_id);
-                let now = self.services.clock.now();
-                match rules::may_draw(&person, certifications, weapon_class, now) {
-                    Ok(()) => {
-                        self.ask_locker(|reply| LockerMsg::Allocate {
-                            weapon_class,
-                            holder: person.employee_id.clone(),
-                            transaction,
-                            reply,
-                        })
-                        .await
-                    }
-                    Err(reason) => Err(reason),
-                }
-            }
-            AccessRequest::Return => {
-                self.ask_locker(|reply| LockerMsg::FindHeld {
-                    holder: person.employee_id.clone(),
-                    transaction,
-                    reply,
-                })
-                .await
-            }
-        };
-        verdict
-    }
-
-    async fn ask_locker(
-        &self,
-        message: impl FnOnce(ractor::RpcReplyPort<Result<Allocation, Reason>>) -> LockerMsg,
-    ) -> Result<Allocation, Reason> {
-        match self.parent.call(message, None).await {
-            Ok(ractor::rpc::CallResult::Success(outcome)) => outcome,
-            _ => {
-                tracing::error!(locker = %self.locker, "locker did not answer; denying");
-                Err(Reason::StoreUnavailable)
+        // A second person's authorization was the scan's own row; the grant
+        // itself, in the holder's name, must be durable before the unlock.
+        if dual {
+            let mut grant = with_allocation(happening.clone(), &allocation, transaction);
+            grant.employee_id = Some(holder.clone());
+            let mut entry =
+                grant.audit_entry(AuditAction::SignOutRequest, Decision::Granted, "granted");
+            entry.badge = Some(holder_badge);
+            if let Err(error) = self.services.store.commit(entry, None).await {
+                allocation.release(transaction);
+                tracing::error!(reader = %self.reader, %error, "grant not durable; denying");
+                return Shown::refused(Reason::StoreUnavailable);
             }
         }
-    }
 
-    async fn open(
-        &self,
-        allocation: &Allocation,
-        holder: Option<crate::domain::EmployeeId>,
-        purpose: UnlockPurpose,
-        transaction: Uuid,
-    ) -> Result<(), Reason> {
-        let Some(holder) = holder else {
-            return Err(Reason::BadRequest);
-        };
-        let opening = PendingOpening {
+        let pending = PendingOpening {
             transaction,
             purpose,
             weapon: allocation.weapon.clone(),
@@ -313,24 +260,32 @@ impl ReaderArguments {
         };
         let asked = ractor::call!(allocation.compartment_actor, |reply| {
             CompartmentMsg::Unlock {
-                opening: Box::new(opening),
+                opening: Box::new(pending),
                 reply,
             }
         });
-        match asked {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(UnlockRefusal::Busy)) => Err(Reason::NoWeaponAvailable),
-            Ok(Err(UnlockRefusal::Bus(_))) | Err(_) => Err(Reason::BusUnavailable),
-        }
+        let refused = match asked {
+            Ok(Ok(())) => {
+                return Shown {
+                    granted: true,
+                    reason: Reason::Granted,
+                    asset_tag: Some(allocation.asset_tag.clone()),
+                    compartment: Some(allocation.compartment),
+                }
+            }
+            Ok(Err(UnlockRefusal::Busy)) => Reason::NoWeaponAvailable,
+            Ok(Err(UnlockRefusal::Bus(_))) | Err(_) => Reason::BusUnavailable,
+        };
+        allocation.release(transaction);
+        let mut anomaly = with_allocation(happening.clone(), &allocation, transaction);
+        anomaly.employee_id = happening.employee_id.clone();
+        anomaly
+            .record_anomaly(&self.services, "unlock_not_sent")
+            .await;
+        Shown::refused(refused)
     }
 
-    fn show_outcome(
-        &self,
-        scan: Uuid,
-        granted: bool,
-        reason: Reason,
-        compartment: Option<crate::domain::CompartmentNo>,
-    ) {
+    fn show_outcome(&self, scan: Uuid, shown: &Shown) {
         let topic = Topic::ReaderCommand {
             site: self.site.clone(),
             locker: self.locker.clone(),
@@ -339,9 +294,9 @@ impl ReaderArguments {
         .name();
         let command = Command::ShowOutcome {
             scan,
-            granted,
-            reason: reason.code().to_owned(),
-            compartment,
+            granted: shown.granted,
+            reason: shown.reason.code().to_owned(),
+            compartment: shown.compartment,
         };
         let header = Header {
             id: Uuid::new_v4(),
@@ -354,5 +309,61 @@ impl ReaderArguments {
         if let Err(error) = self.services.bus.publish_command(topic, sealed.to_bytes()) {
             tracing::warn!(reader = %self.reader, %error, "outcome not shown on the reader");
         }
+    }
+}
+
+/// A granted opening about to be sent.
+struct Opening {
+    allocation: Allocation,
+    holder: EmployeeId,
+    holder_badge: BadgeUid,
+    dual: bool,
+    transaction: Uuid,
+    purpose: UnlockPurpose,
+}
+
+/// What the reader's display shows.
+struct Shown {
+    granted: bool,
+    reason: Reason,
+    asset_tag: Option<crate::domain::AssetTag>,
+    compartment: Option<CompartmentNo>,
+}
+
+impl Shown {
+    fn refused(reason: Reason) -> Self {
+        Self {
+            granted: false,
+            reason,
+            asset_tag: None,
+            compartment: None,
+        }
+    }
+}
+
+fn with_allocation(
+    mut happening: Happening,
+    allocation: &Allocation,
+    transaction: Uuid,
+) -> Happening {
+    happening.asset_tag = Some(allocation.asset_tag.clone());
+    happening.weapon_class = Some(allocation.weapon_class);
+    happening.compartment = Some(allocation.compartment);
+    happening.transaction = Some(transaction);
+    happening
+}
+
+fn release(outcome: &Outcome, transaction: Uuid) {
+    if let Outcome::Open { allocation, .. } = outcome {
+        allocation.release(transaction);
+    }
+}
+
+fn request_word(request: AccessRequest) -> &'static str {
+    match request {
+        AccessRequest::SignOut { .. } => "sign_out",
+        AccessRequest::Return => "return",
+        AccessRequest::Authorize => "authorize",
+        AccessRequest::ClearLockouts => "clear_lockouts",
     }
 }

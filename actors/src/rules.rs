@@ -10,8 +10,9 @@ use argon2::Argon2;
 use jiff::Timestamp;
 
 use crate::domain::{
-    BadgeUid, Certification, Person, PersonStatus, Personnel, ReaderKind, WeaponClass,
+    BadgeUid, Certification, Person, PersonStatus, Personnel, ReaderKind, SiteId, WeaponClass,
 };
+use crate::policy::ClassRule;
 
 /// Why an attempt was granted or denied; the code goes to the audit trail,
 /// the reader's display and the metrics.
@@ -45,6 +46,24 @@ pub enum Reason {
     StoreUnavailable,
     /// The command could not be sent; nothing opened.
     BusUnavailable,
+    /// The person's role may not draw this class.
+    RoleNotPermitted,
+    /// This class is not issued at this site.
+    SiteNotPermitted,
+    /// Too many wrong PINs: the badge is locked out of this locker.
+    BadgeLockedOut,
+    /// The class needs a second person; the first is recorded and waits.
+    AwaitingSecondPerson,
+    /// The second person is the first person again.
+    SecondPersonSame,
+    /// The second person's role may not authorize this class.
+    SecondPersonNotPermitted,
+    /// A supervisor cleared the lockouts of this locker.
+    LockoutsCleared,
+    /// No sign-out at this locker waits for a second person.
+    NothingToAuthorize,
+    /// The second person authorized a waiting sign-out.
+    SecondPersonAuthorized,
 }
 
 impl Reason {
@@ -64,6 +83,15 @@ impl Reason {
         Reason::BadRequest,
         Reason::StoreUnavailable,
         Reason::BusUnavailable,
+        Reason::RoleNotPermitted,
+        Reason::SiteNotPermitted,
+        Reason::BadgeLockedOut,
+        Reason::AwaitingSecondPerson,
+        Reason::SecondPersonSame,
+        Reason::SecondPersonNotPermitted,
+        Reason::LockoutsCleared,
+        Reason::NothingToAuthorize,
+        Reason::SecondPersonAuthorized,
     ];
 
     /// The stable code.
@@ -83,6 +111,15 @@ impl Reason {
             Reason::BadRequest => "bad_request",
             Reason::StoreUnavailable => "store_unavailable",
             Reason::BusUnavailable => "bus_unavailable",
+            Reason::RoleNotPermitted => "role_not_permitted",
+            Reason::SiteNotPermitted => "site_not_permitted",
+            Reason::BadgeLockedOut => "badge_locked_out",
+            Reason::AwaitingSecondPerson => "awaiting_second_person",
+            Reason::SecondPersonSame => "second_person_same",
+            Reason::SecondPersonNotPermitted => "second_person_not_permitted",
+            Reason::LockoutsCleared => "lockouts_cleared",
+            Reason::NothingToAuthorize => "nothing_to_authorize",
+            Reason::SecondPersonAuthorized => "second_person_authorized",
         }
     }
 }
@@ -131,14 +168,29 @@ pub fn identify<'a>(
     Ok(person)
 }
 
-/// Checks that an identified person may draw a weapon of `class` at `now`.
+/// Checks that an identified person may draw a weapon of `class` at a
+/// locker of `site` at `now`, under the class's rule.
 pub fn may_draw(
     person: &Person,
     certifications: &[Certification],
-    class: WeaponClass,
-    now: Timestamp,
+    draw: Draw<'_>,
 ) -> Result<(), Reason> {
+    let Draw {
+        class,
+        rule,
+        site,
+        now,
+    } = draw;
     may_act(person)?;
+    if !rule.roles.contains(&person.role) {
+        return Err(Reason::RoleNotPermitted);
+    }
+    if !rule.sites.is_empty() && !rule.sites.contains(site) {
+        return Err(Reason::SiteNotPermitted);
+    }
+    if !rule.certification_required {
+        return Ok(());
+    }
 
     let mut for_class = certifications
         .iter()
@@ -153,6 +205,19 @@ pub fn may_draw(
     } else {
         Err(Reason::CertificationExpired)
     }
+}
+
+/// What is asked for, where and when.
+#[derive(Clone, Copy, Debug)]
+pub struct Draw<'a> {
+    /// The class.
+    pub class: WeaponClass,
+    /// Its rule.
+    pub rule: &'a ClassRule,
+    /// The site of the locker.
+    pub site: &'a SiteId,
+    /// The instant of the request.
+    pub now: Timestamp,
 }
 
 /// Checks that a person is active at all (returns need no certification).

@@ -9,6 +9,7 @@ use jiff::SignedDuration;
 
 use crate::clock::Clock;
 use crate::domain::Personnel;
+use crate::policy::AccessPolicy;
 use crate::ports::{Bus, Store};
 use crate::protocol::FleetSecret;
 
@@ -93,4 +94,6 @@ pub struct Services {
     pub timing: Timing,
     /// Counter of commands sent.
     pub commands: CommandCounter,
+    /// Who may draw what, factors, lockouts, dual authorization.
+    pub policy: Arc<AccessPolicy>,
 }

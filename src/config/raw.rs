@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use armory_actors::policy::AccessPolicy;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -30,6 +31,8 @@ pub(super) struct RawConfig {
     agency: RawAgency,
     timing: RawTiming,
     security: RawSecurity,
+    #[serde(default)]
+    access: AccessPolicy,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +195,19 @@ impl RawConfig {
             );
         }
 
+        // The policy's shape was checked by serde; its values here. They
+        // are located at the `[access]` table, where they are written.
+        let access_at = text.find("[access").unwrap_or(0);
+        for problem in self.access.problems() {
+            let (line, column) = position(text, access_at);
+            checker.problems.push(ConfigProblem {
+                line,
+                column,
+                key: format!("access.{}", problem.key),
+                message: problem.message,
+            });
+        }
+
         let (Some(broker_listen), Some(metrics_listen), true) =
             (broker_listen, metrics_listen, checker.problems.is_empty())
         else {
@@ -224,6 +240,7 @@ impl RawConfig {
                 pin_hash_memory_kib: memory_kib,
                 pin_hash_iterations: iterations,
             },
+            access: self.access,
             base_dir,
         })
     }

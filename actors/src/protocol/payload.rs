@@ -73,6 +73,11 @@ pub enum AccessRequest {
     },
     /// Bring back the weapon one holds from this locker.
     Return,
+    /// As the second person, authorize the oldest sign-out at this locker
+    /// that waits for one (classes with dual authorization).
+    Authorize,
+    /// As a supervisor, clear every badge lockout at this locker.
+    ClearLockouts,
 }
 
 /// Why a lock is being opened.
@@ -261,6 +266,44 @@ pub struct ActivityPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction: Option<Uuid>,
     /// When it happened.
+    pub at: Timestamp,
+}
+
+/// How urgent an alert is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// For the record; nobody needs to move.
+    Info,
+    /// Someone should look soon.
+    Warning,
+    /// Someone should look now.
+    Critical,
+}
+
+/// An alert at a locker, on `.../{locker}/alert` (not retained).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertPayload {
+    /// Schema version.
+    pub v: u32,
+    /// What: e.g. `badge_locked_out`.
+    pub kind: String,
+    /// How urgent.
+    pub severity: Severity,
+    /// Site.
+    pub site: SiteId,
+    /// Locker.
+    pub locker: LockerId,
+    /// The reader concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader: Option<ReaderId>,
+    /// The badge concerned, as a short fingerprint (never the full id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub badge: Option<String>,
+    /// A sentence for the person on duty.
+    pub message: String,
+    /// When it was raised.
     pub at: Timestamp,
 }
 

@@ -4,6 +4,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::*;
 use crate::domain::{EmployeeId, Role, SiteId};
+use crate::policy::ClassRule;
 
 const CHEAP: PinHashCost = PinHashCost {
     memory_kib: 64,
@@ -93,11 +94,11 @@ fn expiry_is_exact_to_the_second() {
     let one_after = last_valid + SignedDuration::from_secs(1);
 
     assert_eq!(
-        may_draw(&person, &certs, WeaponClass::Cew, last_valid),
+        may_draw(&person, &certs, draw(WeaponClass::Cew, last_valid)),
         Ok(())
     );
     assert_eq!(
-        may_draw(&person, &certs, WeaponClass::Cew, one_after),
+        may_draw(&person, &certs, draw(WeaponClass::Cew, one_after)),
         Err(Reason::CertificationExpired)
     );
 }
@@ -110,22 +111,28 @@ fn class_status_and_renewal_are_each_checked() {
         cert(WeaponClass::Cew, "2027-12-03T23:59:59Z"),
     ];
     let active = officer(PersonStatus::Active);
-    assert_eq!(may_draw(&active, &certs, WeaponClass::Cew, now), Ok(()));
     assert_eq!(
-        may_draw(&active, &certs, WeaponClass::PatrolRifle, now),
+        may_draw(&active, &certs, draw(WeaponClass::Cew, now)),
+        Ok(())
+    );
+    assert_eq!(
+        may_draw(&active, &certs, draw(WeaponClass::PatrolRifle, now)),
         Err(Reason::NotCertified)
     );
     assert_eq!(
         may_draw(
             &officer(PersonStatus::Suspended),
             &certs,
-            WeaponClass::Cew,
-            now
+            draw(WeaponClass::Cew, now)
         ),
         Err(Reason::PersonSuspended)
     );
     assert_eq!(
-        may_draw(&officer(PersonStatus::Leave), &certs, WeaponClass::Cew, now),
+        may_draw(
+            &officer(PersonStatus::Leave),
+            &certs,
+            draw(WeaponClass::Cew, now)
+        ),
         Err(Reason::PersonOnLeave)
     );
 }
@@ -146,4 +153,49 @@ fn pins_are_hashed_and_shaped() {
 fn every_reason_has_a_distinct_code() {
     let codes: std::collections::BTreeSet<_> = Reason::ALL.iter().map(|r| r.code()).collect();
     assert_eq!(codes.len(), Reason::ALL.len());
+}
+
+fn draw(class: WeaponClass, now: Timestamp) -> Draw<'static> {
+    static RULE: std::sync::OnceLock<ClassRule> = std::sync::OnceLock::new();
+    static SITE: std::sync::OnceLock<SiteId> = std::sync::OnceLock::new();
+    Draw {
+        class,
+        rule: RULE.get_or_init(ClassRule::default),
+        site: SITE.get_or_init(|| SiteId::from("SLM")),
+        now,
+    }
+}
+
+#[test]
+fn roles_sites_and_uncertified_classes_follow_the_class_rule() {
+    let now: Timestamp = "2026-12-03T14:00:00Z".parse().expect("valid instant");
+    let person = officer(PersonStatus::Active);
+    let site = SiteId::from("SLM");
+    let supervisors_only = ClassRule {
+        roles: vec![Role::Supervisor],
+        ..ClassRule::default()
+    };
+    let asked = |rule| Draw {
+        class: WeaponClass::PatrolRifle,
+        rule,
+        site: &site,
+        now,
+    };
+    assert_eq!(
+        may_draw(&person, &[], asked(&supervisors_only)),
+        Err(Reason::RoleNotPermitted)
+    );
+    let elsewhere = ClassRule {
+        sites: vec![SiteId::from("PDX")],
+        ..ClassRule::default()
+    };
+    assert_eq!(
+        may_draw(&person, &[], asked(&elsewhere)),
+        Err(Reason::SiteNotPermitted)
+    );
+    let no_training = ClassRule {
+        certification_required: false,
+        ..ClassRule::default()
+    };
+    assert_eq!(may_draw(&person, &[], asked(&no_training)), Ok(()));
 }
