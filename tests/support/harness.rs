@@ -144,6 +144,11 @@ pub struct TestArmory {
 
 /// The test configuration: free ports, temp state, cheap PIN hashes.
 pub fn test_config(state_dir: &Path) -> Config {
+    test_config_with(state_dir, "")
+}
+
+/// The test configuration with more TOML appended (an `[access]` table).
+pub fn test_config_with(state_dir: &Path, extra: &str) -> Config {
     let text = format!(
         r#"
 [service]
@@ -163,6 +168,7 @@ command_lifetime_seconds = 5
 [security]
 pin_hash_memory_kib = 64
 pin_hash_iterations = 1
+{extra}
 "#,
         state = state_dir.display(),
         data = demo_data_dir().display(),
@@ -178,8 +184,13 @@ impl TestArmory {
     }
 
     pub async fn start_at(clock: Clock) -> TestArmory {
+        Self::start_with(clock, "").await
+    }
+
+    /// Starts with more configuration appended, e.g. an `[access]` table.
+    pub async fn start_with(clock: Clock, extra: &str) -> TestArmory {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = test_config(dir.path());
+        let config = test_config_with(dir.path(), extra);
         let service = Service::start(&config, clock.clone())
             .await
             .expect("service starts");
