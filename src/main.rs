@@ -1,12 +1,26 @@
 //! The `armory` command. Each subcommand lives in its own module under
-//! `armory::cli`; this file only parses and dispatches.
+//! `armory::cli`; this file only parses, dispatches and reports.
+
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = armory::cli::Cli::parse();
     armory::logging::init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The whole chain of causes, one line each, without a backtrace:
+            // an operator needs the what and where, not our stack.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: armory::cli::Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
