@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod data;
 mod run;
 
@@ -48,6 +49,9 @@ pub enum Command {
         /// The folder.
         dir: PathBuf,
     },
+    /// The inspector's commands on the audit trail: verify, query, export.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Runs one subcommand.
@@ -65,5 +69,6 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckData { dir } => data::check(&dir),
+        Command::Audit(command) => audit::run(command),
     }
 }

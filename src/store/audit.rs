@@ -176,6 +176,20 @@ impl Database {
             .context("counting audit rows")?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
+
+    /// The newest row's `seq` and `row_hash`, `None` for an empty trail.
+    /// Kept elsewhere, it is what shows later that rows were cut off the
+    /// end, which the chain alone cannot.
+    pub fn audit_head(&self) -> Result<Option<(i64, String)>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT seq, row_hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .context("reading the newest audit row")
+    }
 }
 
 /// The site's wall-clock time of `at`, with its offset, to the second.
