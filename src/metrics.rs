@@ -136,4 +136,8 @@ fn describe() {
         "armory_mqtt_connection_errors_total",
         "MQTT connection errors of the service's client."
     );
+    describe_counter!(
+        "armory_alerts_total",
+        "Alerts raised to the people on duty, by kind."
+    );
 }
