@@ -12,12 +12,14 @@
 //! MQTT client without the key can inject a scan or open a compartment,
 //! whichever broker carries them.
 
+pub mod bounds;
 pub mod keys;
 pub mod payload;
 pub mod seal;
 pub mod topic;
 
-pub use keys::{FleetSecret, LockerKey};
+pub use bounds::Bounded;
+pub use keys::{FleetSecret, LockerKey, SERVICE_MQTT_USER};
 pub use payload::*;
 pub use seal::{CounterWindow, Header, SealError, SealedEnvelope};
 pub use topic::{Topic, TopicError};

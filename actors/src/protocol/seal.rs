@@ -4,8 +4,13 @@
 //! made and its expiry, the body, and a tag: HMAC-SHA256 under the locker's
 //! key over the topic and the compact JSON of the envelope with an empty
 //! tag. A receiver opens it with [`SealedEnvelope::open`], which checks size,
-//! shape, version, tag and freshness, then orders it with a
-//! [`CounterWindow`], which refuses replays.
+//! shape, version, the bounds of the body ([`super::bounds`]), tag and
+//! freshness, then orders it with a [`CounterWindow`], which refuses
+//! replays.
+//!
+//! The tag covers the topic, so the locker id and the compartment or
+//! reader a command is for are bound to it: a command moved to another
+//! topic fails its tag.
 
 use std::collections::HashMap;
 
@@ -14,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::bounds::{is_id, Bounded};
 use super::keys::LockerKey;
 use super::{MAX_PAYLOAD_BYTES, SCHEMA_VERSION};
 
@@ -113,7 +119,7 @@ impl SealError {
     }
 }
 
-impl<B: Serialize + DeserializeOwned + Clone> SealedEnvelope<B> {
+impl<B: Serialize + DeserializeOwned + Clone + Bounded> SealedEnvelope<B> {
     /// Makes and tags an envelope for `topic` with a fresh id.
     pub fn seal(
         key: &LockerKey,
@@ -164,6 +170,8 @@ impl<B: Serialize + DeserializeOwned + Clone> SealedEnvelope<B> {
     }
 
     /// Decodes and authenticates an envelope received on `topic` at `now`.
+    /// The tag may be under the locker's retired key until its deadline
+    /// (see [`LockerKey::verify_at`]).
     pub fn open(
         key: &LockerKey,
         topic: &str,
@@ -180,9 +188,17 @@ impl<B: Serialize + DeserializeOwned + Clone> SealedEnvelope<B> {
         if envelope.v != SCHEMA_VERSION {
             return Err(SealError::Version { found: envelope.v });
         }
+        if !is_id(&envelope.sender) {
+            return Err(SealError::Malformed {
+                detail: "sender is not a valid id".to_owned(),
+            });
+        }
+        if let Some(detail) = envelope.body.out_of_bounds() {
+            return Err(SealError::Malformed { detail });
+        }
 
         let tag = hex::decode(&envelope.tag).map_err(|_| SealError::BadTag)?;
-        if !key.verify(topic, &envelope.signed_bytes(), &tag) {
+        if !key.verify_at(topic, &envelope.signed_bytes(), &tag, now) {
             return Err(SealError::BadTag);
         }
 
