@@ -361,7 +361,11 @@ mod tests {
         assert!(new_key.verify_at(topic, b"m", &old_tag, before));
         assert!(!new_key.verify_at(topic, b"m", &old_tag, after));
         assert!(!new_key.verify(topic, b"m", &old_tag));
-        assert_ne!(new_key.tag(topic, b"m"), old_tag, "commands use the new key");
+        assert_ne!(
+            new_key.tag(topic, b"m"),
+            old_tag,
+            "commands use the new key"
+        );
 
         let old_password = old_key.mqtt_password();
         assert!(new_key.mqtt_password_matches(&old_password, before));
