@@ -137,7 +137,8 @@ impl Compartment {
     /// The person has done what they came for and shuts the door, which
     /// locks; returns the presence sensor's reading.
     ///
-    /// A sign-out takes the weapon out, a return puts it back.
+    /// A sign-out takes the weapon out, a return puts it back, a service
+    /// leaves it as it was.
     pub fn close(&mut self) -> Result<bool, HardwareError> {
         let Door::Open { purpose, .. } = self.door else {
             return Err(HardwareError::DoorNotOpen {
@@ -148,6 +149,8 @@ impl Compartment {
         self.weapon_present = match purpose {
             UnlockPurpose::SignOut => false,
             UnlockPurpose::Return => true,
+            // An armorer services the weapon where it is.
+            UnlockPurpose::Service => self.weapon_present,
         };
         self.door = Door::Locked;
         Ok(self.weapon_present)

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use armory_actors::domain::{LockerId, ReaderId};
 use armory_actors::import::AgencyData;
+use armory_actors::policy::AccessPolicy;
 use armory_actors::protocol::FleetSecret;
 
 pub use report::{LatencySummary, ShiftReport, SimStats};
@@ -52,8 +53,13 @@ pub struct SimConfig {
     /// How often each controller sends a heartbeat.
     pub heartbeat_every: Duration,
     /// The wall clock that stamps events and judges commands' freshness;
-    /// tests share the service's fixed clock with it.
+    /// tests share the service's fixed clock with it. A shift reads
+    /// certifications at this clock's now.
     pub clock: armory_actors::clock::Clock,
+    /// The service's access policy, so that a shift picks only people,
+    /// classes and readers the service will accept (roles, sites, second
+    /// factors). Default: the service's default policy.
+    pub access: AccessPolicy,
 }
 
 impl SimConfig {
@@ -69,6 +75,7 @@ impl SimConfig {
             connect_timeout: Duration::from_secs(10),
             heartbeat_every: Duration::from_secs(10),
             clock: armory_actors::clock::Clock::system(),
+            access: AccessPolicy::default(),
         }
     }
 }

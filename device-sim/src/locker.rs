@@ -10,20 +10,22 @@
 //! counters reach the broker strictly increasing. The heartbeat task says
 //! the controller is alive every few seconds while connected.
 //!
-//! Scans and door closes wait on the shared state through one-shot
-//! channels; the state's lock is held only for short, non-async steps.
+//! Scans (see `scanning`) and door closes wait on the shared state through
+//! one-shot and watch channels; the state's lock is held only for short,
+//! non-async steps.
 
 mod commands;
 mod connection;
 mod cycles;
 mod outbox;
+mod scanning;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use armory_actors::domain::{CompartmentNo, LockerId, ReaderId, ReaderKind, SiteId};
-use armory_actors::protocol::{AccessRequest, CounterWindow, DeviceEvent, LockerKey, Topic};
+use armory_actors::protocol::{CounterWindow, DeviceEvent, LockerKey, Topic};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rumqttc::{AsyncClient, MqttOptions, NetworkOptions, Publish, QoS};
@@ -34,8 +36,7 @@ use uuid::Uuid;
 
 use crate::hardware::Compartment;
 use crate::report::SimStats;
-use crate::scan::{Answer, DoorCycle, Presented, ScanOutcome};
-use crate::{SimConfig, SimError};
+use crate::SimConfig;
 
 pub(crate) use outbox::OutgoingEvent;
 
@@ -237,7 +238,8 @@ impl LockerHandle {
         &self.shared.readers
     }
 
-    /// Waits until the controller has a connection (or the deadline).
+    /// Waits until the controller is connected, subscribed to its commands
+    /// and announced (or the deadline passes).
     pub(crate) async fn connected_by(&self, deadline: Instant) -> bool {
         let mut connected = self.shared.connected.subscribe();
         let up = tokio::time::timeout_at(deadline, connected.wait_for(|up| *up)).await;
@@ -247,141 +249,6 @@ impl LockerHandle {
     /// The locker's counters so far.
     pub(crate) fn stats(&self) -> SimStats {
         self.shared.state().stats.clone()
-    }
-
-    /// Plays one scan at `reader` and waits for its outcome and door cycle.
-    pub(crate) async fn scan(
-        &self,
-        reader: &ReaderId,
-        presented: &Presented,
-        request: AccessRequest,
-        timeout: Duration,
-    ) -> Result<ScanOutcome, SimError> {
-        if !self.shared.readers.iter().any(|(id, _)| id == reader) {
-            return Err(SimError::UnknownReader {
-                locker: self.shared.id.clone(),
-                reader: reader.clone(),
-            });
-        }
-
-        // The PIN is sealed to the scan's own envelope id, so choose it first.
-        let scan = Uuid::new_v4();
-        let pin_sealed = presented
-            .pin
-            .as_deref()
-            .map(|pin| self.shared.key.seal_pin(pin, &scan));
-        let body = DeviceEvent::Scan {
-            badge_uid: presented.badge.reveal().to_owned(),
-            pin_sealed,
-            fingerprint_match: presented.fingerprint_match,
-            request,
-        };
-
-        // Register before publishing: the answer may come back at once.
-        let (reply, answer) = oneshot::channel();
-        let started = Instant::now();
-        self.shared.state().pending_scans.insert(
-            scan,
-            PendingScan {
-                reader: reader.clone(),
-                reply,
-            },
-        );
-        let topic = Topic::ReaderEvent {
-            site: self.shared.site.clone(),
-            locker: self.shared.id.clone(),
-            reader: reader.clone(),
-        };
-        tracing::debug!(
-            locker = %self.shared.id,
-            reader = %reader,
-            badge = %presented.badge.fingerprint(),
-            scan = %scan,
-            "scan"
-        );
-        self.shared.send_event(topic, scan, body);
-
-        let answer = match tokio::time::timeout_at(started + timeout, answer).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => return Err(SimError::Stopped),
-            Err(_) => {
-                self.shared.state().pending_scans.remove(&scan);
-                tracing::warn!(locker = %self.shared.id, scan = %scan, "no outcome in time");
-                return Ok(ScanOutcome {
-                    scan,
-                    answer: Answer::NoAnswer,
-                    outcome_latency: None,
-                    door: None,
-                });
-            }
-        };
-        let outcome_latency = Some(answer.at.saturating_duration_since(started));
-
-        if !answer.granted {
-            return Ok(ScanOutcome {
-                scan,
-                answer: Answer::Denied {
-                    reason: answer.reason,
-                },
-                outcome_latency,
-                door: None,
-            });
-        }
-        let door = match answer.compartment {
-            Some(compartment) => {
-                let deadline = answer.at + timeout + self.shared.handling_delay.1;
-                self.door_cycle(compartment, started, deadline).await
-            }
-            None => None,
-        };
-        Ok(ScanOutcome {
-            scan,
-            answer: Answer::Granted {
-                compartment: answer.compartment,
-            },
-            outcome_latency,
-            door,
-        })
-    }
-
-    /// Waits for the door cycle of a scan made at `started` to finish.
-    async fn door_cycle(
-        &self,
-        compartment: CompartmentNo,
-        started: Instant,
-        deadline: Instant,
-    ) -> Option<DoorCycle> {
-        let claim = {
-            let mut state = self.shared.state();
-            let slot = state.slots.get_mut(slot_index(compartment)?)?;
-            slot.cycles.claim(started)
-        };
-        let mut cycle = match claim {
-            cycles::Claim::Ready(cycle) => cycle,
-            cycles::Claim::Wait(receiver) => {
-                match tokio::time::timeout_at(deadline, receiver).await {
-                    Ok(Ok(cycle)) => cycle,
-                    _ => {
-                        tracing::warn!(locker = %self.shared.id, compartment, "no unlock in time");
-                        return None;
-                    }
-                }
-            }
-        };
-
-        let closed = tokio::time::timeout_at(deadline, cycle.wait_for(Option::is_some)).await;
-        let closed = match closed {
-            Ok(Ok(closed)) => (*closed)?,
-            _ => {
-                tracing::warn!(locker = %self.shared.id, compartment, "door not closed in time");
-                return None;
-            }
-        };
-        Some(DoorCycle {
-            compartment,
-            weapon_present: closed.weapon_present,
-            latency: closed.at.saturating_duration_since(started),
-        })
     }
 
     /// Queues a clean DISCONNECT; the connection task sends it and ends.
@@ -437,7 +304,10 @@ async fn controller(
                     Uuid::new_v4(),
                     shared.online_event(),
                 );
-                tracing::info!(locker = %shared.id, "controller online");
+                // Only now: a scan queued after this goes out after the
+                // SUBSCRIBE, so its outcome cannot reach the broker first.
+                shared.connected.send_replace(true);
+                tracing::debug!(locker = %shared.id, "controller online");
             }
             Inbound::Publish(publish) => commands::on_publish(&shared, publish),
         }

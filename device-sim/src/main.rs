@@ -4,13 +4,19 @@
 //! `announce` connects every locker and idles until Ctrl-C, so a service
 //! sees its fleet come online. `shift` plays a shift of officers signing
 //! weapons out and back in, and prints what happened as a table.
+//!
+//! Limitation: which compartments hold their weapon at start comes from
+//! the inventory file, not from the service's store; after an interrupted
+//! run the two can disagree until each door has cycled once. Running the
+//! lockers inside the service (`armory demo`) reads the store instead.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use armory_actors::import::AgencyData;
+use armory_actors::policy::AccessPolicy;
 use armory_actors::protocol::FleetSecret;
 use armory_device_sim::{run_shift, ShiftPlan, SimConfig, Simulator};
 use clap::{Parser, Subcommand};
@@ -29,9 +35,16 @@ struct Cli {
     #[arg(long, default_value = "config/demo")]
     data_dir: PathBuf,
 
-    /// File holding the fleet secret, 64 hex digits.
+    /// File holding the fleet secret, 64 hex digits: the service's
+    /// `fleet.key` in its state directory.
     #[arg(long)]
     key_file: PathBuf,
+
+    /// The service's configuration file; its `[access]` table tells the
+    /// shift whom and which readers the service accepts. Without it, the
+    /// service's default policy is assumed.
+    #[arg(long)]
+    config: Option<PathBuf>,
 
     /// Shortest time a person takes at an open door, in milliseconds.
     #[arg(long, default_value_t = 300)]
@@ -123,12 +136,39 @@ fn config_from(cli: &Cli) -> anyhow::Result<SimConfig> {
     }
 
     let mut config = SimConfig::new(broker, fleet_secret, agency);
+    if let Some(path) = &cli.config {
+        config.access = access_policy(path)?;
+    }
     config.handling_delay = (
         Duration::from_millis(cli.handling_min_ms),
         Duration::from_millis(cli.handling_max_ms),
     );
     config.outcome_timeout = Duration::from_secs(cli.outcome_timeout_secs);
     Ok(config)
+}
+
+/// The `[access]` table of the service's configuration file; the other
+/// tables are the service's business and are not checked here.
+fn access_policy(path: &Path) -> anyhow::Result<AccessPolicy> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the configuration {}", path.display()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("configuration {}", path.display()))?;
+    let policy: AccessPolicy = match table.remove("access") {
+        Some(access) => access
+            .try_into()
+            .with_context(|| format!("[access] in {}", path.display()))?,
+        None => AccessPolicy::default(),
+    };
+    let problems = policy.problems();
+    if let Some(first) = problems.first() {
+        bail!(
+            "{}: {first} ({} problem(s))",
+            path.display(),
+            problems.len()
+        );
+    }
+    Ok(policy)
 }
 
 fn resolve(broker: &str) -> anyhow::Result<SocketAddr> {
@@ -145,10 +185,27 @@ fn resolve(broker: &str) -> anyhow::Result<SocketAddr> {
 mod tests {
     use clap::CommandFactory;
 
-    use super::Cli;
+    use super::{access_policy, Cli};
 
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_access_table_is_read_and_the_rest_left_alone() {
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}"));
+        let path = dir.path().join("armory.toml");
+        let text = "[service]\nstate_dir = \"x\"\n\n[access]\nlockout_attempts = 3\n";
+        std::fs::write(&path, text).unwrap_or_else(|error| panic!("write: {error}"));
+        let policy = access_policy(&path).unwrap_or_else(|error| panic!("{error:#}"));
+        assert_eq!(policy.lockout_attempts, 3);
+
+        std::fs::write(&path, "[access]\nlockout_attempts = 0\n")
+            .unwrap_or_else(|error| panic!("write: {error}"));
+        let error = access_policy(&path)
+            .map(|_| ())
+            .expect_err("zero lockout attempts are refused");
+        assert!(error.to_string().contains("lockout_attempts"), "{error:#}");
     }
 }

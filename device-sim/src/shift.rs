@@ -68,9 +68,10 @@ fn plan_jobs(plan: &ShiftPlan, rng: &mut StdRng) -> VecDeque<Job> {
     jobs.into()
 }
 
-/// Plays a shift on the simulator's lockers, certifications read at now.
+/// Plays a shift on the simulator's lockers, certifications read at the
+/// simulator's clock.
 pub async fn run_shift(sim: &Simulator, plan: ShiftPlan) -> Result<ShiftReport, SimError> {
-    run_shift_at(sim, plan, Timestamp::now()).await
+    run_shift_at(sim, plan, sim.clock().now()).await
 }
 
 /// Plays a shift with certifications read at `now` (the instant the
@@ -81,7 +82,7 @@ pub async fn run_shift_at(
     now: Timestamp,
 ) -> Result<ShiftReport, SimError> {
     let agency = sim.agency();
-    let crew = select_crew(agency, now);
+    let crew = select_crew(agency, sim.access(), now);
     if crew.is_empty() {
         return Err(SimError::NoCrew);
     }
@@ -99,7 +100,7 @@ pub async fn run_shift_at(
         jobs: Mutex::new(jobs),
         pool: Mutex::new(crew),
         suspended: crew::suspended_people(agency),
-        keypads: crew::keypad_readers(agency),
+        keypads: crew::keypad_readers(agency, sim.access()),
         tally: Mutex::new(Tally::default()),
     });
     let started = Instant::now();
@@ -257,14 +258,8 @@ async fn honest_scan(
     request: AccessRequest,
     rng: &mut StdRng,
 ) -> Result<ScanOutcome, SimError> {
-    let readers: Vec<ReaderId> = sim
-        .agency()
-        .armory
-        .lockers
-        .get(locker)
-        .map(|l| l.reader_ids().map(|(id, _)| id).collect())
-        .unwrap_or_default();
-    let Some(reader) = readers.choose(rng) else {
+    let readers = crew::allowed_readers(sim.agency(), sim.access(), locker);
+    let Some((reader, _)) = readers.choose(rng) else {
         return Err(SimError::UnknownLocker {
             locker: locker.clone(),
         });

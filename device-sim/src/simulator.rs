@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use armory_actors::clock::Clock;
 use armory_actors::domain::{BadgeUid, LockerId, ReaderId, ReaderKind};
 use armory_actors::import::AgencyData;
+use armory_actors::policy::AccessPolicy;
 use armory_actors::protocol::AccessRequest;
 use tokio::sync::{watch, RwLock};
 use tokio::time::Instant;
@@ -32,6 +34,8 @@ pub struct Simulator {
 
 struct Inner {
     agency: AgencyData,
+    access: AccessPolicy,
+    clock: Clock,
     handling_delay: (Duration, Duration),
     outcome_timeout: Duration,
     /// Emptied by shutdown; scans after that fail with `Stopped`.
@@ -76,6 +80,8 @@ impl Simulator {
         let simulator = Simulator {
             inner: Arc::new(Inner {
                 agency: config.agency,
+                access: config.access,
+                clock: config.clock,
                 handling_delay: config.handling_delay,
                 outcome_timeout: config.outcome_timeout,
                 lockers: RwLock::new(lockers),
@@ -99,6 +105,16 @@ impl Simulator {
     /// The agency data the simulator runs.
     pub fn agency(&self) -> &AgencyData {
         &self.inner.agency
+    }
+
+    /// The access policy the service applies, as the simulator was told.
+    pub fn access(&self) -> &AccessPolicy {
+        &self.inner.access
+    }
+
+    /// The clock the lockers stamp their events with.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// The handling delay range people use (door open, holding a weapon).

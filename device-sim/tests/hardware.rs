@@ -119,3 +119,14 @@ fn handling_time_stays_in_its_range() {
     let reversed = human_delay((range.1, range.0), &mut rng);
     assert!(reversed >= range.0 && reversed <= range.1);
 }
+
+#[test]
+fn a_service_opening_leaves_the_weapon_where_it_was() {
+    let mut full = Compartment::new(5, true);
+    assert_eq!(full.unlock(Uuid::new_v4(), UnlockPurpose::Service), Ok(()));
+    assert_eq!(full.close(), Ok(true));
+
+    let mut empty = Compartment::new(6, false);
+    assert_eq!(empty.unlock(Uuid::new_v4(), UnlockPurpose::Service), Ok(()));
+    assert_eq!(empty.close(), Ok(false));
+}

@@ -138,7 +138,7 @@ fn unlock(
     let delay = human_delay(shared.handling_delay, &mut state.rng);
     drop(guard);
 
-    tracing::info!(
+    tracing::debug!(
         locker = %shared.id,
         compartment,
         transaction = %transaction,
@@ -185,7 +185,7 @@ fn close_door(
         Uuid::new_v4(),
         DeviceEvent::DoorClosed { weapon_present },
     );
-    tracing::info!(locker = %shared.id, compartment, weapon_present, "door closed");
+    tracing::debug!(locker = %shared.id, compartment, weapon_present, "door closed");
     closed.send_replace(Some(DoorClosed {
         at: Instant::now(),
         weapon_present,
@@ -206,12 +206,22 @@ fn show_outcome(shared: &Shared, reader: &ReaderId, scan: Uuid, answer: ReaderAn
             state.pending_scans.insert(scan, pending);
             state.stats.unmatched_outcomes += 1;
             drop(state);
-            tracing::warn!(locker = %shared.id, reader = %reader, scan = %scan, "outcome on another reader");
+            tracing::warn!(
+                locker = %shared.id,
+                reader = %reader,
+                scan = %scan,
+                "outcome on another reader"
+            );
         }
         None => {
             state.stats.unmatched_outcomes += 1;
             drop(state);
-            tracing::debug!(locker = %shared.id, reader = %reader, scan = %scan, "outcome for no pending scan");
+            tracing::debug!(
+                locker = %shared.id,
+                reader = %reader,
+                scan = %scan,
+                "outcome for no pending scan"
+            );
         }
     }
 }

@@ -41,7 +41,6 @@ pub(super) async fn run(
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff = FIRST_BACKOFF;
                 shared.state().stats.connections += 1;
-                shared.connected.send_replace(true);
                 tracing::debug!(locker = %shared.id, "connected");
                 if inbound.send(Inbound::Connected).is_err() {
                     return;

@@ -1,18 +1,22 @@
 //! Who works a simulated shift: the officers who may draw, and the people
 //! and badges that must be turned away.
 //!
-//! An officer is someone active, with a PIN in `pins.csv`, who holds a
-//! certification valid at the given instant for a class of which a locker
-//! at their home site has a serviceable weapon in its compartment. Each
-//! such pairing of locker and class is one of the officer's draws. This is
-//! a pure function of the agency data and the instant.
+//! An officer is someone active, with a PIN in `pins.csv`, whom the access
+//! policy lets draw a class (their role, the site, a certification valid
+//! at the given instant when the class requires one, no second person
+//! needed) of which a locker at their home site has a serviceable weapon
+//! in its compartment and a reader the policy accepts. Each such pairing
+//! of locker and class is one of the officer's draws. This is a pure
+//! function of the agency data, the policy and the instant.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use armory_actors::domain::{
-    BadgeUid, EmployeeId, LockerId, PersonStatus, ReaderKind, ServiceStatus, SiteId, WeaponClass,
+    BadgeUid, EmployeeId, LockerId, PersonStatus, ReaderId, ReaderKind, ServiceStatus, SiteId,
+    WeaponClass,
 };
 use armory_actors::import::AgencyData;
+use armory_actors::policy::AccessPolicy;
 use jiff::Timestamp;
 
 /// A weapon an officer may draw: a class at a locker of their home site.
@@ -51,11 +55,11 @@ impl std::fmt::Debug for Officer {
     }
 }
 
-/// Everyone who may draw a weapon at `now`, by employee id.
-pub fn select_crew(agency: &AgencyData, now: Timestamp) -> Vec<Officer> {
+/// Everyone who may draw a weapon at `now` under `policy`, by employee id.
+pub fn select_crew(agency: &AgencyData, policy: &AccessPolicy, now: Timestamp) -> Vec<Officer> {
     let pins: BTreeMap<&EmployeeId, &String> =
         agency.pins.iter().map(|(id, pin)| (id, pin)).collect();
-    let stocked = stocked_classes(agency);
+    let stocked = stocked_classes(agency, policy);
 
     let mut crew = Vec::new();
     for person in agency.personnel.people.values() {
@@ -74,9 +78,17 @@ pub fn select_crew(agency: &AgencyData, now: Timestamp) -> Vec<Officer> {
             .filter(|certification| now <= certification.expires_at)
             .map(|certification| certification.class)
             .collect();
+        let may_draw = |site: &SiteId, class: WeaponClass| {
+            let rule = policy.class(class);
+            rule.roles.contains(&person.role)
+                && (rule.sites.is_empty() || rule.sites.contains(site))
+                && (!rule.certification_required || certified.contains(&class))
+                // A shift has no second person to authorize a draw.
+                && rule.dual_authorization.is_none()
+        };
         let draws: Vec<Draw> = stocked
             .iter()
-            .filter(|(site, draw)| *site == &person.home_site && certified.contains(&draw.class))
+            .filter(|(site, draw)| *site == &person.home_site && may_draw(site, draw.class))
             .map(|(_, draw)| draw.clone())
             .collect();
         if draws.is_empty() {
@@ -94,13 +106,18 @@ pub fn select_crew(agency: &AgencyData, now: Timestamp) -> Vec<Officer> {
     crew
 }
 
-/// Every (site, locker and class) with a serviceable weapon at home.
-fn stocked_classes(agency: &AgencyData) -> BTreeSet<(&SiteId, Draw)> {
+/// Every (site, locker and class) with a serviceable weapon at home, at a
+/// locker with a reader the policy accepts.
+fn stocked_classes<'a>(
+    agency: &'a AgencyData,
+    policy: &AccessPolicy,
+) -> BTreeSet<(&'a SiteId, Draw)> {
     agency
         .armory
         .weapons
         .values()
         .filter(|weapon| weapon.status == ServiceStatus::InService && weapon.holder.is_none())
+        .filter(|weapon| !allowed_readers(agency, policy, &weapon.locker).is_empty())
         .map(|weapon| {
             let draw = Draw {
                 locker: weapon.locker.clone(),
@@ -108,6 +125,21 @@ fn stocked_classes(agency: &AgencyData) -> BTreeSet<(&SiteId, Draw)> {
             };
             (&weapon.site, draw)
         })
+        .collect()
+}
+
+/// The readers of a locker that take the factor the policy requires there.
+pub(crate) fn allowed_readers(
+    agency: &AgencyData,
+    policy: &AccessPolicy,
+    locker: &LockerId,
+) -> Vec<(ReaderId, ReaderKind)> {
+    let Some(locker) = agency.armory.lockers.get(locker) else {
+        return Vec::new();
+    };
+    locker
+        .reader_ids()
+        .filter(|(_, kind)| policy.reader_allowed(&locker.id, *kind).is_ok())
         .collect()
 }
 
@@ -141,18 +173,19 @@ pub(crate) fn suspended_people(agency: &AgencyData) -> Vec<Suspended> {
         .collect()
 }
 
-/// Lockers with a keypad reader, and the id of their first one, for
-/// denials that hinge on the PIN being checked.
+/// Lockers with a keypad reader the policy accepts, and the id of their
+/// first one, for denials that hinge on the PIN being checked.
 pub(crate) fn keypad_readers(
     agency: &AgencyData,
-) -> Vec<(LockerId, SiteId, armory_actors::domain::ReaderId)> {
+    policy: &AccessPolicy,
+) -> Vec<(LockerId, SiteId, ReaderId)> {
     agency
         .armory
         .lockers
         .values()
         .filter_map(|locker| {
-            let (reader, _) = locker
-                .reader_ids()
+            let (reader, _) = allowed_readers(agency, policy, &locker.id)
+                .into_iter()
                 .find(|(_, kind)| *kind == ReaderKind::BadgePin)?;
             Some((locker.id.clone(), locker.site.clone(), reader))
         })

@@ -26,7 +26,8 @@ TST,TST-L1,UT-Series,2,1,1,badge+pin;badge+fingerprint
 ";
 
 const INVENTORY: &str = "\
-asset_tag,serial_number,make,model,weapon_class,site_id,locker_id,compartment,compartment_size,status,sign_outs_since_service,last_service_date
+asset_tag,serial_number,make,model,weapon_class,site_id,locker_id,\
+    compartment,compartment_size,status,sign_outs_since_service,last_service_date
 TT-0001,SN0001,Axon,TASER 10,cew,TST,TST-L1,1,S,in_service,0,2026-01-01
 TT-0002,SN0002,Axon,TASER 10,cew,TST,TST-L1,2,S,in_service,0,2026-01-01
 TT-0003,SN0003,FN,303,pepperball,TST,TST-L1,3,M,needs_service,0,2026-01-01
