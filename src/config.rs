@@ -37,6 +37,9 @@ pub struct Config {
     /// `[access]` (optional): who may draw what; see
     /// [`armory_actors::policy`].
     pub access: armory_actors::policy::AccessPolicy,
+    /// `[maintenance]` (optional): service due and overdue returns; see
+    /// [`armory_actors::maintenance`].
+    pub maintenance: armory_actors::maintenance::MaintenancePolicy,
     /// The folder relative paths are resolved against.
     base_dir: PathBuf,
 }
@@ -52,10 +55,49 @@ pub struct ServiceConfig {
 /// `[broker]`: the embedded MQTT broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {
-    /// Address to listen on; port 0 picks a free port.
+    /// Address of the plain MQTT listener; port 0 picks a free port.
     pub listen: SocketAddr,
     /// Connections beyond this are refused; at least 1.
     pub max_connections: usize,
+    /// `[[broker.users]]` (optional): people and dashboards that may log
+    /// in. Lockers and the service log in with passwords derived from the
+    /// fleet secret and need no entry.
+    pub users: Vec<BrokerUser>,
+    /// `[broker.tls]` (optional): a second listener that speaks TLS.
+    pub tls: Option<BrokerTls>,
+}
+
+/// One `[[broker.users]]` entry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BrokerUser {
+    /// The user name; not `armory-service` and not starting `locker-`.
+    pub name: String,
+    /// The password's argon2 PHC string (`armory broker hash-password`).
+    pub password_hash: String,
+}
+
+impl fmt::Debug for BrokerUser {
+    /// The name only: the hash stays out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BrokerUser")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[broker.tls]`: the TLS listener. Paths are as written in the file and
+/// resolved against its folder by [`Config::resolve`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerTls {
+    /// Address of the TLS listener; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The server's certificate chain, PEM.
+    pub cert: PathBuf,
+    /// The server's private key, PEM; refused if others may read it.
+    pub key: PathBuf,
+    /// The CA whose client certificates are required (builds with the
+    /// `client-certs` feature only).
+    pub client_ca: Option<PathBuf>,
 }
 
 /// `[metrics]`: the Prometheus endpoint.
@@ -74,7 +116,18 @@ pub struct AgencyConfig {
     /// The folder with the six files, as written in the file; see
     /// [`Config::resolved_data_dir`].
     pub data_dir: PathBuf,
+    /// Optional: a folder the running service watches for new roster and
+    /// training exports, as written in the file; see
+    /// [`Config::resolved_inbox_dir`].
+    pub inbox_dir: Option<PathBuf>,
+    /// Optional in the file as `poll_interval_ms`, default 2 s: how often
+    /// the running service looks for personnel changes in the store and in
+    /// the inbox.
+    pub poll_interval: Duration,
 }
+
+/// The default of `[agency] poll_interval_ms`.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// `[timing]`: timeouts, each from 1 second to [`MAX_SECONDS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,14 +162,21 @@ impl TimingConfig {
     }
 }
 
-/// `[security]`: the cost of PIN hashes.
+/// `[security]`: the cost of PIN hashes, and key rotation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SecurityConfig {
     /// Argon2id memory in KiB; at least 8.
     pub pin_hash_memory_kib: u32,
     /// Argon2id passes; at least 1.
     pub pin_hash_iterations: u32,
+    /// Optional in the file as `retired_key_grace_seconds`, default
+    /// [`DEFAULT_RETIRED_KEY_GRACE`]: how long after `armory keys rotate`
+    /// events under the retired fleet secret are still accepted.
+    pub retired_key_grace: Duration,
 }
+
+/// The default of `[security] retired_key_grace_seconds`: seven days.
+pub const DEFAULT_RETIRED_KEY_GRACE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Why a configuration was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -229,6 +289,21 @@ impl Config {
     /// The agency data folder, resolved against the configuration's folder.
     pub fn resolved_data_dir(&self) -> PathBuf {
         self.base_dir.join(&self.agency.data_dir)
+    }
+
+    /// The watched inbox, resolved against the configuration's folder;
+    /// `None` when the file sets none.
+    pub fn resolved_inbox_dir(&self) -> Option<PathBuf> {
+        self.agency
+            .inbox_dir
+            .as_ref()
+            .map(|dir| self.base_dir.join(dir))
+    }
+
+    /// A path of the file (a TLS certificate or key), resolved against the
+    /// configuration's folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.base_dir.join(path)
     }
 
     /// The argon2 cost for PIN hashes.

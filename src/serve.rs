@@ -5,6 +5,11 @@
 //! agency files on first start), the embedded broker listens, every actor
 //! has published its retained state, and the service's MQTT client is
 //! subscribed to device events. Tests start it on free ports in a temp dir.
+//!
+//! The state folder must be the service user's alone: it is created
+//! owner-only, and an existing one that group or others may enter is
+//! refused, as is a key file they may read. The store file is created
+//! owner-only before SQLite opens it, so its journal files follow suit.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,15 +20,19 @@ use armory_actors::directory::Directory;
 use armory_actors::domain::{Armory, Personnel};
 use armory_actors::import::AgencyData;
 use armory_actors::ports::{Bus, Store};
-use armory_actors::protocol::{topic, FleetSecret, ServiceStatePayload, Topic, SCHEMA_VERSION};
+use armory_actors::protocol::{
+    topic, FleetSecret, ServiceStatePayload, Topic, SCHEMA_VERSION, SERVICE_MQTT_USER,
+};
 use armory_actors::rules::{self, PinHashCost};
 use armory_actors::services::{CommandCounter, PersonnelHandle, Services, Timing};
 use armory_actors::tree::{self, ArmoryMsg};
 use ractor::ActorRef;
 
+use crate::broker::auth::BrokerAuth;
+use crate::broker::tls::TlsSettings;
 use crate::broker::{BrokerSettings, EmbeddedBroker};
 use crate::config::Config;
-use crate::mqtt::{LinkSettings, MqttLink};
+use crate::mqtt::{Credentials, LinkSettings, MqttLink};
 use crate::store::Database;
 
 /// Capacity of the queue from actors to the MQTT publisher; it must hold
@@ -43,6 +52,7 @@ pub struct Service {
     personnel: PersonnelHandle,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     summary: Summary,
+    _personnel_watch: crate::personnel::PersonnelWatch,
 }
 
 /// What the service runs, for the start-up line and for callers.
@@ -61,14 +71,27 @@ pub struct Summary {
 impl Service {
     /// Starts everything; see the module documentation.
     pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Service> {
+        let fleet_secret = load_fleet_secret(config, &clock)?;
+        let broker = EmbeddedBroker::start(&broker_settings(config, &fleet_secret, &clock)).await?;
+        Self::start_on(config, clock, broker).await
+    }
+
+    /// Starts everything on a broker that is already running (started
+    /// from [`broker_settings`]), as a service does whose broker outlives
+    /// it.
+    pub async fn start_on(
+        config: &Config,
+        clock: Clock,
+        broker: EmbeddedBroker,
+    ) -> anyhow::Result<Service> {
         let state_dir = config.resolved_state_dir();
-        create_private_dir(&state_dir)?;
-        let fleet_secret = crate::keyfile::load_or_create(&state_dir.join("fleet.key"))?;
+        let fleet_secret = load_fleet_secret(config, &clock)?;
 
         let metrics_listen = config.metrics.enabled.then_some(config.metrics.listen);
         let metrics = crate::metrics::install(metrics_listen)?;
 
         let database_path = state_dir.join("armory.sqlite3");
+        create_private_file(&database_path)?;
         let mut database = Database::open(&database_path)
             .with_context(|| format!("opening the store {}", database_path.display()))?;
         if database.is_empty()? {
@@ -88,12 +111,6 @@ impl Service {
             people: personnel.people.len(),
         };
 
-        let broker_settings = BrokerSettings {
-            listen: config.broker.listen,
-            max_connections: config.broker.max_connections,
-        };
-        let broker = EmbeddedBroker::start(&broker_settings).await?;
-
         let (store, requests) = Store::channel(1024);
         crate::store::spawn_writer(database, requests)?;
 
@@ -111,13 +128,23 @@ impl Service {
             },
             commands: CommandCounter::starting_at(clock.now().as_microsecond().max(0) as u64),
             policy: std::sync::Arc::new(config.access.clone()),
+            maintenance: std::sync::Arc::new(config.maintenance.clone()),
         };
+        let personnel_watch = crate::personnel::PersonnelWatch::spawn(
+            crate::personnel::WatchSettings::from_config(config, &database_path, clock.clone()),
+            personnel.clone(),
+            services.bus.clone(),
+        )?;
         let (root, directory) = tree::start(armory, services).await?;
 
         let offline = service_state("offline", &summary);
         let link_settings = LinkSettings {
             broker: broker.address(),
-            client_id: format!("armory-service-{}", std::process::id()),
+            client_id: format!("{SERVICE_MQTT_USER}-{}", std::process::id()),
+            credentials: Credentials {
+                user: SERVICE_MQTT_USER.to_owned(),
+                password: fleet_secret.service_mqtt_password(),
+            },
             subscriptions: vec![topic::DEVICE_EVENTS_FILTER.to_owned()],
             last_will: Some((Topic::ServiceState.name(), offline)),
         };
@@ -141,6 +168,7 @@ impl Service {
             weapons = summary.weapons,
             people = summary.people,
             broker = %broker.address(),
+            broker_tls = ?broker.tls_address(),
             store = %database_path.display(),
             "armory running"
         );
@@ -155,12 +183,18 @@ impl Service {
             personnel,
             metrics,
             summary,
+            _personnel_watch: personnel_watch,
         })
     }
 
     /// The broker's address.
     pub fn broker_address(&self) -> SocketAddr {
         self.broker.address()
+    }
+
+    /// The broker's TLS listener, if configured.
+    pub fn broker_tls_address(&self) -> Option<SocketAddr> {
+        self.broker.tls_address()
     }
 
     /// The store file.
@@ -285,6 +319,53 @@ fn log_counts(armory: &Armory, personnel: &Personnel) {
     );
 }
 
+/// The fleet secret from the state folder (made on first start), with the
+/// retired one while its grace period lasts.
+pub fn load_fleet_secret(config: &Config, clock: &Clock) -> anyhow::Result<FleetSecret> {
+    let state_dir = config.resolved_state_dir();
+    create_private_dir(&state_dir)?;
+    let current = crate::keyfile::load_or_create(&state_dir.join(crate::keyfile::FLEET_KEY))?;
+    let retired_path = state_dir.join(crate::keyfile::RETIRED_FLEET_KEY);
+    let grace = jiff::SignedDuration::try_from(config.security.retired_key_grace)
+        .unwrap_or(jiff::SignedDuration::MAX);
+    let Some(retired) = crate::keyfile::load_retired(&retired_path)? else {
+        return Ok(current);
+    };
+    let until = armory_actors::protocol::seal::later_by(retired.retired_at, grace);
+    if clock.now() > until {
+        tracing::info!(path = %retired_path.display(), %until, "retired fleet secret has expired");
+        return Ok(current);
+    }
+    tracing::info!(%until, "retired fleet secret accepted on incoming events until");
+    Ok(current.with_retired(&retired.secret, until))
+}
+
+/// The broker's settings: listeners, and logins for the lockers and the
+/// service of `fleet_secret` and for the configured users.
+pub fn broker_settings(
+    config: &Config,
+    fleet_secret: &FleetSecret,
+    clock: &Clock,
+) -> BrokerSettings {
+    let auth = BrokerAuth::new(
+        fleet_secret.clone(),
+        config.broker.users.clone(),
+        clock.clone(),
+    );
+    let tls = config.broker.tls.as_ref().map(|tls| TlsSettings {
+        listen: tls.listen,
+        cert: config.resolve(&tls.cert),
+        key: config.resolve(&tls.key),
+        client_ca: tls.client_ca.as_ref().map(|ca| config.resolve(ca)),
+    });
+    BrokerSettings {
+        listen: config.broker.listen,
+        max_connections: config.broker.max_connections,
+        auth,
+        tls,
+    }
+}
+
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -292,5 +373,36 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
         .create(dir)
-        .with_context(|| format!("creating the state folder {}", dir.display()))
+        .with_context(|| format!("creating the state folder {}", dir.display()))?;
+
+    // An existing folder keeps its mode; one others may enter is refused
+    // rather than changed behind the operator's back.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let metadata = std::fs::metadata(dir)
+            .with_context(|| format!("reading the state folder {}", dir.display()))?;
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "the state folder {} is open to others (mode {mode:o}); run: chmod 700 {}",
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Creates `path` empty and owner-only if it does not exist yet.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("creating {}", path.display())),
+    }
 }

@@ -9,9 +9,12 @@
 //! Exactly one connection writes while the service runs: the writer thread
 //! of [`spawn_writer`], which drains the actors' [`StoreRequest`]s and
 //! commits everything that queued up together in one transaction (group
-//! commit). Queries for the CLI and for tests use a second, read-only
-//! connection from [`Database::open_reader`]; under WAL a reader never
-//! blocks the writer nor waits for it.
+//! commit). The one exception is a change of personnel (a roster or
+//! training import, a PIN enrolment), which takes the write lock for one
+//! short transaction of its own through [`PersonnelTx`]. Queries for the
+//! CLI and for tests use a second, read-only connection from
+//! [`Database::open_reader`]; under WAL a reader never blocks the writer
+//! nor waits for it.
 //!
 //! [`StoreRequest`]: armory_actors::ports::StoreRequest
 
@@ -23,6 +26,8 @@ use rusqlite::{Connection, OpenFlags};
 
 mod agency;
 mod audit;
+mod lifecycle;
+mod personnel;
 mod schema;
 mod weapons;
 mod writer;
@@ -31,6 +36,8 @@ mod writer;
 mod tests;
 
 pub use audit::{AuditFilter, AuditRow, GENESIS_HASH};
+pub use lifecycle::WeaponLine;
+pub use personnel::PersonnelTx;
 pub use weapons::SignOutRecord;
 pub use writer::spawn_writer;
 

@@ -13,23 +13,43 @@ use jiff::{SignedDuration, Timestamp};
 #[derive(Clone, Debug)]
 pub struct Clock {
     manual: Option<Arc<Mutex<Timestamp>>>,
+    /// When set, the wall clock is this instant plus the tokio time elapsed
+    /// since the anchor, so a paused tokio clock drives both.
+    anchored: Option<(Timestamp, tokio::time::Instant)>,
 }
 
 impl Clock {
     /// The system's clock.
     pub fn system() -> Self {
-        Self { manual: None }
+        Self {
+            manual: None,
+            anchored: None,
+        }
+    }
+
+    /// A clock that starts at `start` and moves with tokio's clock: in a
+    /// test with a paused runtime, advancing tokio time moves "now" too.
+    pub fn following_tokio(start: Timestamp) -> Self {
+        Self {
+            manual: None,
+            anchored: Some((start, tokio::time::Instant::now())),
+        }
     }
 
     /// A clock that stands still at `start` until moved.
     pub fn manual(start: Timestamp) -> Self {
         Self {
             manual: Some(Arc::new(Mutex::new(start))),
+            anchored: None,
         }
     }
 
     /// The current instant.
     pub fn now(&self) -> Timestamp {
+        if let Some((start, anchor)) = self.anchored {
+            let elapsed = jiff::SignedDuration::try_from(anchor.elapsed()).unwrap_or_default();
+            return crate::protocol::seal::later_by(start, elapsed);
+        }
         match &self.manual {
             Some(fixed) => *fixed
                 .lock()

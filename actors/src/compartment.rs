@@ -37,8 +37,10 @@ pub struct CompartmentArguments {
     pub locker: LockerId,
     /// Its number.
     pub number: CompartmentNo,
-    /// The weapon whose home it is.
+    /// The weapon whose home it is, and its actor.
     pub home_of: Option<AssetTag>,
+    /// The actor of the weapon whose home it is.
+    pub home_weapon: Option<ActorRef<WeaponMsg>>,
     /// The locker's key, for sealing commands.
     pub key: LockerKey,
     /// Its locker, told when something changes.
@@ -53,6 +55,9 @@ pub struct CompartmentState {
     door: DoorState,
     weapon_present: Option<bool>,
     pending: Option<PendingOpening>,
+    /// Why the compartment is held locked (missing or wrong weapon); only
+    /// an armorer's service opening clears it.
+    held: Option<&'static str>,
 }
 
 /// A granted opening in progress.
@@ -79,6 +84,12 @@ pub enum UnlockRefusal {
     /// Another opening is in progress.
     #[error("compartment is busy with another opening")]
     Busy,
+    /// Held locked after a missing or wrong weapon; only service opens it.
+    #[error("compartment is held: {reason}")]
+    Held {
+        /// Why.
+        reason: &'static str,
+    },
     /// The command could not be queued.
     #[error(transparent)]
     Bus(#[from] BusError),
@@ -118,6 +129,7 @@ impl Actor for CompartmentActor {
             door: DoorState::Unknown,
             weapon_present: None,
             pending: None,
+            held: None,
         };
         state.publish();
         Ok(state)
@@ -151,6 +163,11 @@ impl CompartmentState {
     ) -> Result<(), UnlockRefusal> {
         if self.pending.is_some() {
             return Err(UnlockRefusal::Busy);
+        }
+        if let Some(reason) = self.held {
+            if opening.purpose != UnlockPurpose::Service {
+                return Err(UnlockRefusal::Held { reason });
+            }
         }
 
         let services = &self.args.services;
@@ -209,7 +226,21 @@ impl CompartmentState {
                 self.door = DoorState::Closed;
                 self.weapon_present = Some(weapon_present);
                 self.publish();
-                self.on_door_closed(weapon_present).await;
+                if self.pending.is_some() {
+                    self.on_door_closed(weapon_present).await;
+                } else {
+                    self.check_contents(weapon_present).await;
+                }
+            }
+            DeviceEvent::WeaponTagRead { asset_tag } => {
+                if self.args.home_of.as_ref() != Some(&asset_tag) {
+                    let message = format!(
+                        "{} holds {asset_tag}, not its own weapon {}",
+                        self.compartment_name(),
+                        self.args.home_of.as_ref().map_or("(none)", |a| a.as_str())
+                    );
+                    self.hold("wrong_weapon", message).await;
+                }
             }
             other => {
                 tracing::warn!(
@@ -235,20 +266,49 @@ impl CompartmentState {
         happening.transaction = Some(pending.transaction);
         let services = &self.args.services;
 
+        if pending.purpose == UnlockPurpose::Service {
+            pending
+                .weapon
+                .cast(WeaponMsg::EndService {
+                    transaction: pending.transaction,
+                })
+                .ok();
+            if weapon_present {
+                self.held = None;
+                happening.announce(services, "service_closed", "service_closed");
+            } else {
+                self.pending = None;
+                let message = format!("{} closed empty after service", self.compartment_name());
+                self.hold("weapon_missing", message).await;
+            }
+            self.publish();
+            self.tell_locker();
+            return;
+        }
+
         let completed = match pending.purpose {
             UnlockPurpose::SignOut => !weapon_present,
-            UnlockPurpose::Return => weapon_present,
+            UnlockPurpose::Return | UnlockPurpose::Service => weapon_present,
         };
         if !completed {
+            let put_back = match ractor::call!(pending.weapon, WeaponMsg::Status) {
+                Ok(view) => view.status == crate::domain::ServiceStatus::Quarantined,
+                Err(_) => false,
+            };
             pending
                 .weapon
                 .cast(WeaponMsg::Release {
                     transaction: pending.transaction,
                 })
                 .ok();
+            if put_back {
+                happening.announce(services, "weapon_put_back", "weapon_put_back");
+                self.tell_locker();
+                return;
+            }
             let reason = match pending.purpose {
                 UnlockPurpose::SignOut => "weapon_not_taken",
-                UnlockPurpose::Return => "weapon_not_returned",
+                UnlockPurpose::Return | UnlockPurpose::Service => "weapon_not_returned",
             };
             happening.record_anomaly(services, reason).await;
             self.tell_locker();
@@ -264,7 +324,7 @@ impl CompartmentState {
                     reply
                 }),
             ),
-            UnlockPurpose::Return => (
+            UnlockPurpose::Return | UnlockPurpose::Service => (
                 "returned",
                 ractor::call!(pending.weapon, |reply| WeaponMsg::ConfirmReturn {
                     transaction,
@@ -339,6 +399,56 @@ impl CompartmentState {
         self.tell_locker();
     }
 
+    /// A door closed with no opening in progress: is what is inside what
+    /// the store says should be?
+    async fn check_contents(&mut self, weapon_present: bool) {
+        let Some(weapon) = &self.args.home_weapon else {
+            return;
+        };
+        let expected_in = match ractor::call!(weapon, crate::weapon::WeaponMsg::Status) {
+            Ok(view) => !matches!(
+                view.condition,
+                crate::protocol::WeaponCondition::SignedOut
+                    | crate::protocol::WeaponCondition::Reserved
+            ),
+            Err(_) => return,
+        };
+        if expected_in && !weapon_present {
+            let message = format!(
+                "{} closed empty but {} should be in it",
+                self.compartment_name(),
+                self.args
+                    .home_of
+                    .as_ref()
+                    .map_or("its weapon", |a| a.as_str())
+            );
+            self.hold("weapon_missing", message).await;
+        }
+    }
+
+    /// Holds the compartment locked, with an alert and an anomaly row.
+    async fn hold(&mut self, reason: &'static str, message: String) {
+        if self.held == Some(reason) {
+            return;
+        }
+        self.held = Some(reason);
+        let mut happening = self.happening();
+        happening.asset_tag = self.args.home_of.clone();
+        let alert = crate::activity::Alert {
+            kind: reason,
+            severity: crate::protocol::Severity::Critical,
+            badge: None,
+            message,
+        };
+        happening.alert(&self.args.services, alert);
+        happening.record_anomaly(&self.args.services, reason).await;
+        self.publish();
+    }
+
+    fn compartment_name(&self) -> String {
+        format!("{} compartment {}", self.args.locker, self.args.number)
+    }
+
     fn happening(&self) -> Happening {
         let mut happening = Happening::at_locker(
             &self.args.site,
@@ -369,6 +479,7 @@ impl CompartmentState {
             weapon: self.args.home_of.clone(),
             door: self.door,
             weapon_present: self.weapon_present,
+            held: self.held.map(str::to_owned),
             at: self.args.services.clock.now(),
         };
         self.args.services.bus.publish_state(topic.name(), &payload);

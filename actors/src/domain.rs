@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -126,10 +125,14 @@ fn truncate(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
+/// Declares a closed vocabulary: an enum with its file/topic words.
 macro_rules! word_enum {
     ($(#[$doc:meta])* $name:ident, $what:literal, { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $word)] $variant),+
         }
@@ -144,28 +147,30 @@ macro_rules! word_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = DomainError;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::domain::DomainError;
 
-            fn from_str(text: &str) -> Result<Self, DomainError> {
+            fn from_str(text: &str) -> Result<Self, $crate::domain::DomainError> {
                 match text.trim() {
                     $($word => Ok($name::$variant),)+
-                    other => Err(DomainError::UnknownWord {
+                    other => Err($crate::domain::DomainError::UnknownWord {
                         what: $what,
-                        text: truncate(other),
+                        text: other.chars().take(40).collect(),
                         allowed: concat!($($word, " "),+),
                     }),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+
+pub(crate) use word_enum;
 
 word_enum!(
     /// A class of weapon; certification is per class.
@@ -218,6 +223,10 @@ word_enum!(
         NeedsService = "needs_service",
         /// Withdrawn from use.
         OutOfService = "out_of_service",
+        /// A problem was reported; only an armorer may open its compartment.
+        Quarantined = "quarantined",
+        /// Retired after service; never issued again.
+        Retired = "retired",
     }
 );
 
@@ -304,6 +313,9 @@ pub struct Weapon {
     pub sign_outs_since_service: u32,
     /// Sign-outs in its whole life in this system.
     pub total_sign_outs: u32,
+    /// Cartridges or rounds deployed since its last service.
+    #[serde(default)]
+    pub deployments_since_service: u32,
     /// Date of its last service.
     pub last_service_date: Date,
     /// Who holds it now, if it is signed out.

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod domain;
 pub mod import;
 pub mod locker;
+pub mod maintenance;
 pub mod policy;
 pub mod ports;
 pub mod protocol;

@@ -145,6 +145,22 @@ pub enum LockerMsg {
         /// The waiting sign-out, or why it may not be taken.
         reply: RpcReplyPort<Result<PendingDual, Reason>>,
     },
+    /// The weapon with this asset tag, if its home is this locker.
+    WeaponByTag {
+        /// The weapon.
+        asset_tag: AssetTag,
+        /// Its actor, class and compartment.
+        reply: RpcReplyPort<Option<(ActorRef<WeaponMsg>, WeaponClass, CompartmentNo)>>,
+    },
+    /// An armorer opens a compartment for service.
+    ForService {
+        /// The compartment.
+        compartment: CompartmentNo,
+        /// The opening.
+        transaction: Uuid,
+        /// The weapon and compartment, or why not.
+        reply: RpcReplyPort<Result<Allocation, Reason>>,
+    },
     /// The window of a waiting sign-out has passed.
     WaitingExpired {
         /// Its id.
@@ -188,9 +204,9 @@ impl Actor for LockerActor {
         let cell = myself.get_cell();
 
         let mut weapon_refs = Vec::new();
-        let mut homes: HashMap<CompartmentNo, AssetTag> = HashMap::new();
+        let mut homes: HashMap<CompartmentNo, (AssetTag, ActorRef<WeaponMsg>)> = HashMap::new();
         for weapon in weapons {
-            homes.insert(weapon.compartment, weapon.asset_tag.clone());
+            let home = (weapon.compartment, weapon.asset_tag.clone());
             let class = weapon.class;
             let arguments = WeaponArguments {
                 weapon,
@@ -198,6 +214,7 @@ impl Actor for LockerActor {
             };
             let (actor, _) =
                 Actor::spawn_linked(None, WeaponActor, arguments, cell.clone()).await?;
+            homes.insert(home.0, (home.1, actor.clone()));
             weapon_refs.push((class, actor));
         }
 
@@ -207,7 +224,8 @@ impl Actor for LockerActor {
                 site: site.clone(),
                 locker: locker.id.clone(),
                 number,
-                home_of: homes.get(&number).cloned(),
+                home_of: homes.get(&number).map(|(tag, _)| tag.clone()),
+                home_weapon: homes.get(&number).map(|(_, actor)| actor.clone()),
                 key: key.clone(),
                 parent: myself.clone(),
                 services: services.clone(),
@@ -319,6 +337,19 @@ impl Actor for LockerActor {
             } => {
                 let _ = reply.send(state.waiting.take_for(&second, role));
             }
+            LockerMsg::WeaponByTag { asset_tag, reply } => {
+                let found = state.views().await.into_iter().find_map(|(actor, view)| {
+                    (view.asset_tag == asset_tag).then_some((actor, view.class, view.compartment))
+                });
+                let _ = reply.send(found);
+            }
+            LockerMsg::ForService {
+                compartment,
+                transaction,
+                reply,
+            } => {
+                let _ = reply.send(state.for_service(compartment, transaction).await);
+            }
             LockerMsg::WaitingExpired { id } => {
                 if let Some(expired) = state.waiting.expire(id) {
                     state.waiting_expired(expired).await;
@@ -408,8 +439,21 @@ impl LockerState {
                 }
             }
             (
+                Topic::ReaderEvent { reader, .. },
+                event @ (DeviceEvent::PanelReport { .. } | DeviceEvent::ServiceRecord { .. }),
+            ) => {
+                let Some(actor) = self.readers.get(&reader) else {
+                    return self.reject("unknown_reader", "no such reader on this locker");
+                };
+                if actor.cast(ReaderMsg::Panel(envelope.id, event)).is_err() {
+                    self.reject("reader_down", "reader actor is not running");
+                }
+            }
+            (
                 Topic::CompartmentEvent { compartment, .. },
-                event @ (DeviceEvent::DoorOpened | DeviceEvent::DoorClosed { .. }),
+                event @ (DeviceEvent::DoorOpened
+                | DeviceEvent::DoorClosed { .. }
+                | DeviceEvent::WeaponTagRead { .. }),
             ) => {
                 let Some(actor) = self.compartments.get(&compartment) else {
                     return self.reject("unknown_compartment", "no such compartment");
@@ -538,6 +582,38 @@ impl LockerState {
             }
         }
         Err(Reason::NoWeaponAvailable)
+    }
+
+    async fn for_service(
+        &self,
+        compartment: CompartmentNo,
+        transaction: Uuid,
+    ) -> Result<Allocation, Reason> {
+        let compartment_actor = self
+            .compartments
+            .get(&compartment)
+            .ok_or(Reason::BadRequest)?
+            .clone();
+        let (weapon, view) = self
+            .views()
+            .await
+            .into_iter()
+            .find(|(_, view)| view.compartment == compartment)
+            .ok_or(Reason::WeaponNotInCompartment)?;
+        let begun = ractor::call!(weapon, |reply| WeaponMsg::BeginService {
+            transaction,
+            reply
+        });
+        match begun {
+            Ok(Ok(())) => Ok(Allocation {
+                asset_tag: view.asset_tag,
+                weapon_class: view.class,
+                compartment,
+                weapon,
+                compartment_actor,
+            }),
+            _ => Err(Reason::WeaponNotInCompartment),
+        }
     }
 
     async fn find_held(&self, holder: EmployeeId, transaction: Uuid) -> Result<Allocation, Reason> {

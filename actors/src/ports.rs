@@ -129,6 +129,16 @@ pub enum AuditAction {
     /// A second person authorized (or failed to authorize in time) a
     /// sign-out of a class that needs two.
     DualAuthorization,
+    /// An officer reported a problem; the weapon is quarantined.
+    ProblemReport,
+    /// Rounds or cartridges deployed, reported at return.
+    Deployment,
+    /// A weapon became due for service.
+    ServiceDue,
+    /// An armorer opened a compartment for service, or serviced a weapon.
+    Service,
+    /// A weapon went overdue, escalated, or came back after being overdue.
+    Overdue,
 }
 
 impl AuditAction {
@@ -146,6 +156,11 @@ impl AuditAction {
             AuditAction::Lockout => "lockout",
             AuditAction::LockoutCleared => "lockout_cleared",
             AuditAction::DualAuthorization => "dual_authorization",
+            AuditAction::ProblemReport => "problem_report",
+            AuditAction::Deployment => "deployment",
+            AuditAction::ServiceDue => "service_due",
+            AuditAction::Service => "service",
+            AuditAction::Overdue => "overdue",
         }
     }
 }
@@ -232,6 +247,80 @@ pub enum WeaponChange {
         /// When the door closed on it.
         at: Timestamp,
     },
+    /// Rounds or cartridges deployed, reported at return.
+    Deployed {
+        /// Weapon.
+        asset_tag: AssetTag,
+        /// How many.
+        rounds: u32,
+    },
+    /// The weapon's service status changed (due, quarantined).
+    StatusChanged {
+        /// Weapon.
+        asset_tag: AssetTag,
+        /// The new status.
+        status: crate::domain::ServiceStatus,
+    },
+    /// A problem was reported; the weapon is quarantined.
+    ProblemReported {
+        /// Weapon.
+        asset_tag: AssetTag,
+        /// The report.
+        note: ProblemNote,
+    },
+    /// An armorer serviced the weapon: counters reset, released or retired.
+    Serviced {
+        /// Weapon.
+        asset_tag: AssetTag,
+        /// What was done.
+        note: ServiceNote,
+    },
+}
+
+/// A problem an officer reported about a weapon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProblemNote {
+    /// Reason code: damaged, malfunction, missing_part, low_battery, other.
+    pub code: ProblemCode,
+    /// Free text, bounded by the payload limit.
+    pub text: Option<String>,
+    /// Who reported it.
+    pub reporter: EmployeeId,
+    /// When.
+    pub at: Timestamp,
+}
+
+crate::domain::word_enum!(
+    /// Why a weapon was reported.
+    ProblemCode, "problem code", {
+        /// Visibly damaged.
+        Damaged = "damaged",
+        /// Does not function.
+        Malfunction = "malfunction",
+        /// A part is missing.
+        MissingPart = "missing_part",
+        /// Battery low (conducted electrical weapons).
+        LowBattery = "low_battery",
+        /// Anything else; the text says what.
+        Other = "other",
+    }
+);
+
+/// What an armorer did to a weapon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceNote {
+    /// Work done: inspection, repair, parts, function_test.
+    pub work: Vec<String>,
+    /// Whether the function test passed.
+    pub function_test_passed: bool,
+    /// Back in service, or retired.
+    pub outcome: crate::domain::ServiceStatus,
+    /// Free text.
+    pub notes: Option<String>,
+    /// The armorer.
+    pub armorer: EmployeeId,
+    /// The service date (site-local calendar date).
+    pub date: jiff::civil::Date,
 }
 
 /// Why the store refused or failed a request.

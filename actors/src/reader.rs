@@ -13,6 +13,7 @@
 //! Messages: [`ReaderMsg::Scan`].
 
 mod decide;
+mod panel;
 
 use std::time::Instant;
 
@@ -70,6 +71,8 @@ pub struct Scan {
 pub enum ReaderMsg {
     /// An authenticated scan.
     Scan(Scan),
+    /// An authenticated panel report or service record, with its event id.
+    Panel(Uuid, crate::protocol::DeviceEvent),
 }
 
 impl Actor for ReaderActor {
@@ -93,6 +96,7 @@ impl Actor for ReaderActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             ReaderMsg::Scan(scan) => state.on_scan(scan).await,
+            ReaderMsg::Panel(event_id, event) => state.on_panel(event_id, event).await,
         }
         Ok(())
     }
@@ -160,10 +164,11 @@ impl ReaderArguments {
                     allocation,
                     holder,
                     holder_badge,
-                    dual: authorized.is_some(),
+                    grant_row: authorized.is_some(),
                     transaction,
                     purpose: match scan.request {
                         AccessRequest::Return => UnlockPurpose::Return,
+                        AccessRequest::Service { .. } => UnlockPurpose::Service,
                         _ => UnlockPurpose::SignOut,
                     },
                 };
@@ -223,20 +228,22 @@ impl ReaderArguments {
         );
     }
 
-    /// Writes the grant of a dual authorization, then sends the unlock.
+    /// Writes the grant if the scan's own row was not it, then sends the
+    /// unlock.
     async fn open(&self, happening: &Happening, opening: Opening) -> Shown {
         let Opening {
             allocation,
             holder,
             holder_badge,
-            dual,
+            grant_row,
             transaction,
             purpose,
         } = opening;
 
-        // A second person's authorization was the scan's own row; the grant
-        // itself, in the holder's name, must be durable before the unlock.
-        if dual {
+        // A second person's authorization, or a panel report that offers
+        // another weapon, was not itself the grant; the grant, in the
+        // holder's name, must be durable before the unlock.
+        if grant_row {
             let mut grant = with_allocation(happening.clone(), &allocation, transaction);
             grant.employee_id = Some(holder.clone());
             let mut entry =
@@ -274,6 +281,7 @@ impl ReaderArguments {
                 }
             }
             Ok(Err(UnlockRefusal::Busy)) => Reason::NoWeaponAvailable,
+            Ok(Err(UnlockRefusal::Held { .. })) => Reason::CompartmentHeld,
             Ok(Err(UnlockRefusal::Bus(_))) | Err(_) => Reason::BusUnavailable,
         };
         allocation.release(transaction);
@@ -317,7 +325,8 @@ struct Opening {
     allocation: Allocation,
     holder: EmployeeId,
     holder_badge: BadgeUid,
-    dual: bool,
+    /// Whether the grant row is still to be written.
+    grant_row: bool,
     transaction: Uuid,
     purpose: UnlockPurpose,
 }
@@ -365,5 +374,6 @@ fn request_word(request: AccessRequest) -> &'static str {
         AccessRequest::Return => "return",
         AccessRequest::Authorize => "authorize",
         AccessRequest::ClearLockouts => "clear_lockouts",
+        AccessRequest::Service { .. } => "service",
     }
 }

@@ -64,6 +64,22 @@ pub enum Reason {
     NothingToAuthorize,
     /// The second person authorized a waiting sign-out.
     SecondPersonAuthorized,
+    /// A report about a weapon the person does not hold.
+    ReportNotHolder,
+    /// A problem code that is not one of the known ones.
+    UnknownProblemCode,
+    /// A service record for a weapon that is not in its compartment.
+    WeaponNotInCompartment,
+    /// A release without a passed function test.
+    FunctionTestFailed,
+    /// The compartment is held after a missing or wrong weapon.
+    CompartmentHeld,
+    /// An armorer opened a compartment for service.
+    ServiceOpened,
+    /// An armorer recorded a service.
+    ServiceRecorded,
+    /// The panel's report was recorded.
+    ReportRecorded,
 }
 
 impl Reason {
@@ -92,6 +108,14 @@ impl Reason {
         Reason::LockoutsCleared,
         Reason::NothingToAuthorize,
         Reason::SecondPersonAuthorized,
+        Reason::ReportNotHolder,
+        Reason::UnknownProblemCode,
+        Reason::WeaponNotInCompartment,
+        Reason::FunctionTestFailed,
+        Reason::CompartmentHeld,
+        Reason::ServiceOpened,
+        Reason::ServiceRecorded,
+        Reason::ReportRecorded,
     ];
 
     /// The stable code.
@@ -120,6 +144,14 @@ impl Reason {
             Reason::LockoutsCleared => "lockouts_cleared",
             Reason::NothingToAuthorize => "nothing_to_authorize",
             Reason::SecondPersonAuthorized => "second_person_authorized",
+            Reason::ReportNotHolder => "report_not_holder",
+            Reason::UnknownProblemCode => "unknown_problem_code",
+            Reason::WeaponNotInCompartment => "weapon_not_in_compartment",
+            Reason::FunctionTestFailed => "function_test_failed",
+            Reason::CompartmentHeld => "compartment_held",
+            Reason::ServiceOpened => "service_opened",
+            Reason::ServiceRecorded => "service_recorded",
+            Reason::ReportRecorded => "report_recorded",
         }
     }
 }

@@ -9,6 +9,7 @@ use jiff::SignedDuration;
 
 use crate::clock::Clock;
 use crate::domain::Personnel;
+use crate::maintenance::MaintenancePolicy;
 use crate::policy::AccessPolicy;
 use crate::ports::{Bus, Store};
 use crate::protocol::FleetSecret;
@@ -96,4 +97,6 @@ pub struct Services {
     pub commands: CommandCounter,
     /// Who may draw what, factors, lockouts, dual authorization.
     pub policy: Arc<AccessPolicy>,
+    /// When weapons are due for service and overdue.
+    pub maintenance: Arc<MaintenancePolicy>,
 }

@@ -1,24 +1,41 @@
 //! One weapon: the only place its transitions happen.
 //!
-//! A weapon is available, reserved for a granted sign-out whose door has not
-//! closed yet, signed out to one holder, or unavailable (needs service, out
-//! of service). Because every change goes through this actor's mailbox, two
-//! requests for the same weapon are served one after the other and only the
-//! first reservation wins. Sign-outs and returns are made durable (audit row
-//! and weapon row in one transaction) before the state changes here and
-//! before the new state is published.
+//! A weapon is available, reserved for a granted sign-out whose door has
+//! not closed yet, signed out to one holder, opened for service by an
+//! armorer, or unavailable (due for service under a blocking policy,
+//! quarantined after a problem report, out of service, retired). Because
+//! every change goes through this actor's mailbox, two requests for the
+//! same weapon are served one after the other and only the first
+//! reservation wins. Every change is made durable (audit row and weapon row
+//! in one transaction) before the state changes here and before the new
+//! state is published.
 //!
-//! Messages: [`WeaponMsg::Status`], [`WeaponMsg::Reserve`],
-//! [`WeaponMsg::Release`], [`WeaponMsg::ConfirmSignOut`],
-//! [`WeaponMsg::BeginReturn`], [`WeaponMsg::ConfirmReturn`].
+//! Its life beyond the door lives in [`lifecycle`]: use counters and
+//! service-due alerts, problem reports and quarantine, overdue returns and
+//! their escalation, and the armorer's service record.
+//!
+//! Messages: see [`WeaponMsg`].
+
+mod lifecycle;
+
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use uuid::Uuid;
 
+use crate::activity::Happening;
 use crate::domain::{AssetTag, CompartmentNo, EmployeeId, ServiceStatus, Weapon, WeaponClass};
-use crate::ports::{AuditAction, AuditEntry, Decision, StoreError, WeaponChange};
+use crate::maintenance::{ServiceDue, ServiceRule, WhenDue};
+use crate::ports::WeaponChange;
+use crate::ports::{AuditAction, AuditEntry, Decision, ProblemNote, ServiceNote, StoreError};
 use crate::protocol::{Topic, WeaponCondition, WeaponStatePayload, SCHEMA_VERSION};
+use crate::rules::Reason;
 use crate::services::Services;
+
+pub use lifecycle::ReportEffect;
+
+/// How often a weapon checks whether it has become due by days.
+pub const DUE_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 /// The weapon actor.
 pub struct WeaponActor;
@@ -36,20 +53,38 @@ pub struct WeaponState {
     weapon: Weapon,
     condition: Condition,
     services: Services,
+    rule: ServiceRule,
+    /// Why it is due, once the service-due alert has been raised.
+    due: Option<ServiceDue>,
+    /// How far an overdue sign-out has gone.
+    overdue: Overdue,
+    /// Who last returned it, for a problem reported right after a return.
+    last_holder: Option<(EmployeeId, tokio::time::Instant)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Condition {
-    Available,
+    /// In its compartment; issuable or not depending on its status.
+    InCompartment,
     Reserved {
         transaction: Uuid,
         holder: EmployeeId,
     },
     SignedOut {
         holder: EmployeeId,
+        transaction: Uuid,
         returning: Option<Uuid>,
     },
-    Unavailable,
+    Servicing {
+        transaction: Uuid,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Overdue {
+    No,
+    Overdue,
+    Escalated,
 }
 
 /// A snapshot of a weapon for its locker's choices and state.
@@ -63,6 +98,8 @@ pub struct WeaponView {
     pub compartment: CompartmentNo,
     /// Condition.
     pub condition: WeaponCondition,
+    /// Service status.
+    pub status: ServiceStatus,
     /// Holder while signed out or reserved.
     pub holder: Option<EmployeeId>,
     /// Sign-outs since service, for least-used selection.
@@ -96,9 +133,10 @@ pub enum WeaponMsg {
         /// Whether it was reserved.
         reply: RpcReplyPort<Result<(), WeaponRefusal>>,
     },
-    /// Drop a reservation or a pending return that will not complete.
+    /// Drop a reservation, a pending return or a service opening that
+    /// will not complete.
     Release {
-        /// The sign-out or return.
+        /// The transaction.
         transaction: Uuid,
     },
     /// The door closed on an empty compartment: the sign-out happened.
@@ -124,6 +162,48 @@ pub enum WeaponMsg {
         /// Whether it is recorded.
         reply: RpcReplyPort<Result<(), StoreError>>,
     },
+    /// An armorer opens its compartment for service.
+    BeginService {
+        /// The opening.
+        transaction: Uuid,
+        /// Whether it may open.
+        reply: RpcReplyPort<Result<(), WeaponRefusal>>,
+    },
+    /// The service opening's door closed.
+    EndService {
+        /// The opening.
+        transaction: Uuid,
+    },
+    /// The panel reports on it: rounds deployed, a problem.
+    Report {
+        /// Who reports.
+        reporter: EmployeeId,
+        /// Rounds deployed.
+        deployments: Option<u32>,
+        /// The problem.
+        problem: Option<ProblemNote>,
+        /// What came of it, or why it was refused.
+        reply: RpcReplyPort<Result<ReportEffect, Reason>>,
+    },
+    /// An armorer records its service.
+    Serviced {
+        /// What was done.
+        note: ServiceNote,
+        /// Whether it is recorded.
+        reply: RpcReplyPort<Result<(), Reason>>,
+    },
+    /// The expected return time of a sign-out has passed.
+    OverdueCheck {
+        /// The sign-out.
+        transaction: Uuid,
+    },
+    /// The escalation time of an overdue sign-out has passed.
+    EscalateCheck {
+        /// The sign-out.
+        transaction: Uuid,
+    },
+    /// Check whether it has become due by days.
+    DueCheck,
 }
 
 impl Actor for WeaponActor {
@@ -133,29 +213,36 @@ impl Actor for WeaponActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<WeaponMsg>,
+        myself: ActorRef<WeaponMsg>,
         args: WeaponArguments,
     ) -> Result<WeaponState, ActorProcessingErr> {
         let condition = match (&args.weapon.holder, args.weapon.status) {
             (Some(holder), _) => Condition::SignedOut {
                 holder: holder.clone(),
+                transaction: Uuid::nil(),
                 returning: None,
             },
-            (None, ServiceStatus::InService) => Condition::Available,
-            (None, _) => Condition::Unavailable,
+            (None, _) => Condition::InCompartment,
         };
+        let rule = args.services.maintenance.class(args.weapon.class);
+        let due = (args.weapon.status == ServiceStatus::NeedsService).then_some(ServiceDue::Days);
         let state = WeaponState {
             weapon: args.weapon,
             condition,
             services: args.services,
+            rule,
+            due,
+            overdue: Overdue::No,
+            last_holder: None,
         };
         state.publish();
+        myself.send_interval(DUE_CHECK_EVERY, || WeaponMsg::DueCheck);
         Ok(state)
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<WeaponMsg>,
+        myself: ActorRef<WeaponMsg>,
         message: WeaponMsg,
         state: &mut WeaponState,
     ) -> Result<(), ActorProcessingErr> {
@@ -168,12 +255,11 @@ impl Actor for WeaponActor {
                 holder,
                 reply,
             } => {
-                let outcome = state.reserve(transaction, holder);
-                let _ = reply.send(outcome);
+                let _ = reply.send(state.reserve(transaction, holder));
             }
             WeaponMsg::Release { transaction } => state.release(transaction),
             WeaponMsg::ConfirmSignOut { transaction, reply } => {
-                let outcome = state.confirm_sign_out(transaction).await;
+                let outcome = state.confirm_sign_out(&myself, transaction).await;
                 let _ = reply.send(outcome);
             }
             WeaponMsg::BeginReturn {
@@ -181,31 +267,62 @@ impl Actor for WeaponActor {
                 holder,
                 reply,
             } => {
-                let outcome = state.begin_return(transaction, &holder);
-                let _ = reply.send(outcome);
+                let _ = reply.send(state.begin_return(transaction, &holder));
             }
             WeaponMsg::ConfirmReturn { transaction, reply } => {
                 let outcome = state.confirm_return(transaction).await;
                 let _ = reply.send(outcome);
             }
+            WeaponMsg::BeginService { transaction, reply } => {
+                let _ = reply.send(state.begin_service(transaction));
+            }
+            WeaponMsg::EndService { transaction } => state.end_service(transaction),
+            WeaponMsg::Report {
+                reporter,
+                deployments,
+                problem,
+                reply,
+            } => {
+                let outcome = state.report(reporter, deployments, problem).await;
+                let _ = reply.send(outcome);
+            }
+            WeaponMsg::Serviced { note, reply } => {
+                let _ = reply.send(state.serviced(note).await);
+            }
+            WeaponMsg::OverdueCheck { transaction } => {
+                state.overdue_check(&myself, transaction).await;
+            }
+            WeaponMsg::EscalateCheck { transaction } => state.escalate_check(transaction).await,
+            WeaponMsg::DueCheck => state.check_due().await,
         }
         Ok(())
     }
 }
 
 impl WeaponState {
+    fn issuable(&self) -> bool {
+        match self.weapon.status {
+            ServiceStatus::InService => true,
+            ServiceStatus::NeedsService => self.rule.when_due == WhenDue::Warn,
+            ServiceStatus::OutOfService | ServiceStatus::Quarantined | ServiceStatus::Retired => {
+                false
+            }
+        }
+    }
+
     fn view(&self) -> WeaponView {
         let holder = match &self.condition {
             Condition::Reserved { holder, .. } | Condition::SignedOut { holder, .. } => {
                 Some(holder.clone())
             }
-            Condition::Available | Condition::Unavailable => None,
+            Condition::InCompartment | Condition::Servicing { .. } => None,
         };
         WeaponView {
             asset_tag: self.weapon.asset_tag.clone(),
             class: self.weapon.class,
             compartment: self.weapon.compartment,
             condition: self.public_condition(),
+            status: self.weapon.status,
             holder,
             sign_outs_since_service: self.weapon.sign_outs_since_service,
         }
@@ -213,15 +330,15 @@ impl WeaponState {
 
     fn public_condition(&self) -> WeaponCondition {
         match self.condition {
-            Condition::Available => WeaponCondition::Available,
+            Condition::InCompartment if self.issuable() => WeaponCondition::Available,
+            Condition::InCompartment | Condition::Servicing { .. } => WeaponCondition::Unavailable,
             Condition::Reserved { .. } => WeaponCondition::Reserved,
             Condition::SignedOut { .. } => WeaponCondition::SignedOut,
-            Condition::Unavailable => WeaponCondition::Unavailable,
         }
     }
 
     fn reserve(&mut self, transaction: Uuid, holder: EmployeeId) -> Result<(), WeaponRefusal> {
-        if self.condition != Condition::Available {
+        if self.public_condition() != WeaponCondition::Available {
             return Err(WeaponRefusal::NotAvailable {
                 condition: self.public_condition(),
             });
@@ -239,8 +356,11 @@ impl WeaponState {
             Condition::Reserved {
                 transaction: reserved,
                 ..
+            }
+            | Condition::Servicing {
+                transaction: reserved,
             } if *reserved == transaction => {
-                self.condition = Condition::Available;
+                self.condition = Condition::InCompartment;
                 self.publish();
             }
             Condition::SignedOut { returning, .. } if *returning == Some(transaction) => {
@@ -250,7 +370,11 @@ impl WeaponState {
         }
     }
 
-    async fn confirm_sign_out(&mut self, transaction: Uuid) -> Result<(), StoreError> {
+    async fn confirm_sign_out(
+        &mut self,
+        myself: &ActorRef<WeaponMsg>,
+        transaction: Uuid,
+    ) -> Result<(), StoreError> {
         let holder = match &self.condition {
             Condition::Reserved {
                 transaction: reserved,
@@ -281,11 +405,17 @@ impl WeaponState {
         self.weapon.holder = Some(holder.clone());
         self.condition = Condition::SignedOut {
             holder,
+            transaction,
             returning: None,
         };
+        self.overdue = Overdue::No;
+        myself.send_after(self.rule.expected_return(), move || {
+            WeaponMsg::OverdueCheck { transaction }
+        });
         metrics::counter!("armory_sign_outs_total", "weapon_class" => self.weapon.class.as_str())
             .increment(1);
         self.publish();
+        self.check_due().await;
         Ok(())
     }
 
@@ -298,6 +428,7 @@ impl WeaponState {
             Condition::SignedOut {
                 holder: current,
                 returning,
+                ..
             } if current == holder => {
                 *returning = Some(transaction);
                 Ok(())
@@ -311,6 +442,7 @@ impl WeaponState {
             Condition::SignedOut {
                 holder,
                 returning: Some(returning),
+                ..
             } if *returning == transaction => holder.clone(),
             _ => {
                 return Err(StoreError::Conflict {
@@ -323,46 +455,67 @@ impl WeaponState {
         let entry = self.record(AuditAction::Returned, &holder, transaction, "returned");
         let change = WeaponChange::Returned {
             asset_tag: self.weapon.asset_tag.clone(),
-            holder,
+            holder: holder.clone(),
             transaction,
             at,
         };
         self.services.store.commit(entry, Some(change)).await?;
 
         self.weapon.holder = None;
-        self.condition = match self.weapon.status {
-            ServiceStatus::InService => Condition::Available,
-            _ => Condition::Unavailable,
-        };
+        self.condition = Condition::InCompartment;
+        self.last_holder = Some((holder, tokio::time::Instant::now()));
         metrics::counter!("armory_returns_total", "weapon_class" => self.weapon.class.as_str())
             .increment(1);
+        self.publish();
+        self.overdue_cleared(transaction).await;
+        Ok(())
+    }
+
+    fn begin_service(&mut self, transaction: Uuid) -> Result<(), WeaponRefusal> {
+        if self.condition != Condition::InCompartment {
+            return Err(WeaponRefusal::NotAvailable {
+                condition: self.public_condition(),
+            });
+        }
+        self.condition = Condition::Servicing { transaction };
         self.publish();
         Ok(())
     }
 
+    fn end_service(&mut self, transaction: Uuid) {
+        if self.condition == (Condition::Servicing { transaction }) {
+            self.condition = Condition::InCompartment;
+            self.publish();
+        }
+    }
+
+    /// An audit row about this weapon.
     fn record(
         &self,
         action: AuditAction,
-        holder: &EmployeeId,
+        person: &EmployeeId,
         transaction: Uuid,
         reason: &str,
     ) -> AuditEntry {
-        AuditEntry {
-            event_id: None,
-            at: self.services.clock.now(),
-            site: self.weapon.site.clone(),
-            locker: self.weapon.locker.clone(),
-            reader: None,
-            action,
-            badge: None,
-            employee_id: Some(holder.clone()),
-            weapon_class: Some(self.weapon.class),
-            asset_tag: Some(self.weapon.asset_tag.clone()),
-            compartment: Some(self.weapon.compartment),
-            decision: Decision::Recorded,
-            reason: reason.to_owned(),
-            transaction: Some(transaction),
-        }
+        let mut entry = self
+            .happening()
+            .audit_entry(action, Decision::Recorded, reason);
+        entry.employee_id = Some(person.clone());
+        entry.transaction = Some(transaction);
+        entry
+    }
+
+    /// A happening at this weapon's compartment.
+    fn happening(&self) -> Happening {
+        let mut happening = Happening::at_locker(
+            &self.weapon.site,
+            &self.weapon.locker,
+            self.services.clock.now(),
+        );
+        happening.weapon_class = Some(self.weapon.class);
+        happening.asset_tag = Some(self.weapon.asset_tag.clone());
+        happening.compartment = Some(self.weapon.compartment);
+        happening
     }
 
     fn publish(&self) {

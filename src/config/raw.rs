@@ -6,18 +6,22 @@
 //! checks run over the whole file and report every problem, where serde
 //! would stop at the first.
 
+mod broker;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use armory_actors::maintenance::MaintenancePolicy;
 use armory_actors::policy::AccessPolicy;
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::locate::position;
 use super::{
-    AgencyConfig, BrokerConfig, Config, ConfigProblem, MetricsConfig, SecurityConfig,
-    ServiceConfig, TimingConfig, MAX_SECONDS,
+    AgencyConfig, Config, ConfigProblem, MetricsConfig, SecurityConfig, ServiceConfig,
+    TimingConfig, MAX_SECONDS,
 };
+use broker::RawBroker;
 
 /// The most memory one PIN hash may take: 4 GiB, in KiB.
 const MAX_PIN_HASH_MEMORY_KIB: u32 = 4 * 1024 * 1024;
@@ -33,19 +37,14 @@ pub(super) struct RawConfig {
     security: RawSecurity,
     #[serde(default)]
     access: AccessPolicy,
+    #[serde(default)]
+    maintenance: MaintenancePolicy,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawService {
     state_dir: Spanned<PathBuf>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBroker {
-    listen: Spanned<String>,
-    max_connections: Spanned<usize>,
 }
 
 #[derive(Deserialize)]
@@ -64,7 +63,12 @@ fn enabled_by_default() -> bool {
 #[serde(deny_unknown_fields)]
 struct RawAgency {
     data_dir: Spanned<PathBuf>,
+    inbox_dir: Option<Spanned<PathBuf>>,
+    poll_interval_ms: Option<Spanned<u64>>,
 }
+
+/// The range of `[agency] poll_interval_ms`: from 10 ms (tests) to an hour.
+const POLL_INTERVAL_MS: std::ops::RangeInclusive<u64> = 10..=3_600_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,7 +83,11 @@ struct RawTiming {
 struct RawSecurity {
     pin_hash_memory_kib: Spanned<u32>,
     pin_hash_iterations: Spanned<u32>,
+    retired_key_grace_seconds: Option<Spanned<u64>>,
 }
+
+/// The longest `[security] retired_key_grace_seconds`: 90 days.
+const MAX_RETIRED_KEY_GRACE_SECONDS: u64 = 90 * 24 * 60 * 60;
 
 /// Collects problems against the text they were found in.
 struct Checker<'t> {
@@ -142,17 +150,22 @@ impl RawConfig {
 
         checker.path("service.state_dir", &self.service.state_dir);
         checker.path("agency.data_dir", &self.agency.data_dir);
-
-        let broker_listen = checker.address("broker.listen", &self.broker.listen);
-        let max_connections = *self.broker.max_connections.get_ref();
-        if max_connections == 0 {
-            let message = "at least 1 connection must be allowed".to_owned();
-            checker.problem(
-                "broker.max_connections",
-                &self.broker.max_connections,
-                message,
-            );
+        if let Some(inbox_dir) = &self.agency.inbox_dir {
+            checker.path("agency.inbox_dir", inbox_dir);
         }
+        if let Some(interval) = &self.agency.poll_interval_ms {
+            let ms = *interval.get_ref();
+            if !POLL_INTERVAL_MS.contains(&ms) {
+                let message = format!(
+                    "{ms} is not from {} to {} milliseconds",
+                    POLL_INTERVAL_MS.start(),
+                    POLL_INTERVAL_MS.end()
+                );
+                checker.problem("agency.poll_interval_ms", interval, message);
+            }
+        }
+
+        let broker = self.broker.check(&mut checker);
         let metrics_listen = checker.address("metrics.listen", &self.metrics.listen);
 
         let timing = &self.timing;
@@ -185,6 +198,17 @@ impl RawConfig {
                 message,
             );
         }
+        let grace = security.retired_key_grace_seconds.as_ref();
+        if let Some(seconds) = grace.filter(|s| *s.get_ref() > MAX_RETIRED_KEY_GRACE_SECONDS) {
+            let message = format!(
+                "{} is more than {MAX_RETIRED_KEY_GRACE_SECONDS} seconds (90 days)",
+                seconds.get_ref()
+            );
+            checker.problem("security.retired_key_grace_seconds", seconds, message);
+        }
+        let retired_key_grace = grace.map_or(super::DEFAULT_RETIRED_KEY_GRACE, |seconds| {
+            std::time::Duration::from_secs(*seconds.get_ref())
+        });
         let iterations = *security.pin_hash_iterations.get_ref();
         if iterations < 1 {
             let message = "argon2 needs at least 1 pass".to_owned();
@@ -208,8 +232,19 @@ impl RawConfig {
             });
         }
 
-        let (Some(broker_listen), Some(metrics_listen), true) =
-            (broker_listen, metrics_listen, checker.problems.is_empty())
+        let maintenance_at = text.find("[maintenance").unwrap_or(0);
+        for (key, message) in self.maintenance.problems() {
+            let (line, column) = position(text, maintenance_at);
+            checker.problems.push(ConfigProblem {
+                line,
+                column,
+                key: format!("maintenance.{key}"),
+                message,
+            });
+        }
+
+        let (Some(broker), Some(metrics_listen), true) =
+            (broker, metrics_listen, checker.problems.is_empty())
         else {
             checker
                 .problems
@@ -220,16 +255,20 @@ impl RawConfig {
             service: ServiceConfig {
                 state_dir: self.service.state_dir.into_inner(),
             },
-            broker: BrokerConfig {
-                listen: broker_listen,
-                max_connections,
-            },
+            broker,
             metrics: MetricsConfig {
                 enabled: self.metrics.enabled,
                 listen: metrics_listen,
             },
             agency: AgencyConfig {
                 data_dir: self.agency.data_dir.into_inner(),
+                inbox_dir: self.agency.inbox_dir.map(Spanned::into_inner),
+                poll_interval: self
+                    .agency
+                    .poll_interval_ms
+                    .map_or(super::DEFAULT_POLL_INTERVAL, |ms| {
+                        std::time::Duration::from_millis(ms.into_inner())
+                    }),
             },
             timing: TimingConfig {
                 unlock_window_seconds: *timing.unlock_window_seconds.get_ref(),
@@ -239,8 +278,10 @@ impl RawConfig {
             security: SecurityConfig {
                 pin_hash_memory_kib: memory_kib,
                 pin_hash_iterations: iterations,
+                retired_key_grace,
             },
             access: self.access,
+            maintenance: self.maintenance,
             base_dir,
         })
     }

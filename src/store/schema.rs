@@ -19,11 +19,23 @@ struct Migration {
 }
 
 /// Every migration, in order.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    sql: INITIAL_SCHEMA,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        sql: INITIAL_SCHEMA,
+    },
+    Migration {
+        version: 2,
+        name: "personnel generation",
+        sql: PERSONNEL_GENERATION,
+    },
+    Migration {
+        version: 3,
+        name: "weapon lifecycle",
+        sql: WEAPON_LIFECYCLE,
+    },
+];
 
 /// Version 1. Times are RFC 3339 text (UTC ones in the fixed form of
 /// `utc_text`), ids are text, uuids are hyphenated lower-case text.
@@ -138,6 +150,50 @@ CREATE TABLE sign_outs (
 CREATE INDEX sign_outs_by_asset ON sign_outs (asset_tag, signed_out_at);
 CREATE INDEX sign_outs_by_holder ON sign_outs (holder, signed_out_at);
 CREATE INDEX sign_outs_open ON sign_outs (signed_out_at) WHERE returned_at IS NULL;
+";
+
+/// Version 2. `meta` holds named counters. `personnel_generation` goes up
+/// by one with every committed change to people, certifications or PIN
+/// hashes, so that a running service learns from one small read whether it
+/// must reload its personnel, whichever process made the change.
+const PERSONNEL_GENERATION: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) STRICT;
+INSERT INTO meta (key, value) VALUES ('personnel_generation', 0);
+";
+
+/// Version 3. Rounds deployed since service; the problems officers report
+/// and the services armorers record, each with the weapon it concerns.
+/// `work` is a JSON array of words (inspection, repair, parts,
+/// function_test).
+const WEAPON_LIFECYCLE: &str = "
+ALTER TABLE weapons ADD COLUMN deployments_since_service INTEGER NOT NULL DEFAULT 0
+    CHECK (deployments_since_service >= 0);
+
+CREATE TABLE problem_reports (
+    id          INTEGER PRIMARY KEY,
+    asset_tag   TEXT NOT NULL REFERENCES weapons (asset_tag),
+    reported_at TEXT NOT NULL,
+    reporter    TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    text        TEXT,
+    resolved_at TEXT
+) STRICT;
+CREATE INDEX problem_reports_open ON problem_reports (asset_tag) WHERE resolved_at IS NULL;
+
+CREATE TABLE service_records (
+    id                   INTEGER PRIMARY KEY,
+    asset_tag            TEXT NOT NULL REFERENCES weapons (asset_tag),
+    serviced_on          TEXT NOT NULL,
+    armorer              TEXT NOT NULL,
+    work                 TEXT NOT NULL,
+    function_test_passed INTEGER NOT NULL,
+    outcome              TEXT NOT NULL,
+    notes                TEXT
+) STRICT;
+CREATE INDEX service_records_by_asset ON service_records (asset_tag, serviced_on);
 ";
 
 /// The version this build brings a database to.

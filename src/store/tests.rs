@@ -62,6 +62,7 @@ fn small_armory() -> Armory {
         status: ServiceStatus::InService,
         sign_outs_since_service: 4,
         total_sign_outs: 17,
+        deployments_since_service: 0,
         last_service_date: "2026-06-30".parse().expect("valid date"),
         holder: None,
     };
@@ -158,14 +159,15 @@ fn opening_twice_migrates_once() {
     drop(Database::open(&path).expect("first open"));
     let db = Database::open(&path).expect("second open");
 
-    assert_eq!(db.schema_version().expect("version"), 1);
+    let latest = super::schema::latest_version();
+    assert_eq!(db.schema_version().expect("version"), latest);
     let migrations: i64 = db
         .connection()
         .query_row("SELECT count(*) FROM schema_migrations", [], |row| {
             row.get(0)
         })
         .expect("count");
-    assert_eq!(migrations, 1);
+    assert_eq!(migrations, latest);
     let mode: String = db
         .connection()
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
@@ -208,7 +210,7 @@ fn a_newer_schema_is_refused() {
         Err(DbError::SchemaVersion {
             found, expected, ..
         }) => {
-            assert_eq!((found, expected), (99, 1));
+            assert_eq!((found, expected), (99, 3));
         }
         other => panic!("expected SchemaVersion, got {other:?}"),
     }

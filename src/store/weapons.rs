@@ -23,7 +23,7 @@ use super::{parse_utc, utc_text, Database, DbError, SqlContext};
 /// The columns [`weapon_from_row`] reads, in its order.
 pub(super) const WEAPON_COLUMNS: &str = "asset_tag, serial_number, make, model, class, site_id, \
      locker_id, compartment, status, sign_outs_since_service, total_sign_outs, \
-     last_service_date, holder";
+     last_service_date, holder, deployments_since_service";
 
 /// One sign-out, open or closed by its return.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,8 +79,8 @@ pub(super) fn insert_weapon(conn: &Connection, weapon: &Weapon) -> Result<(), Db
     conn.execute(
         "INSERT INTO weapons (asset_tag, serial_number, make, model, class, site_id, locker_id,
                               compartment, status, sign_outs_since_service, total_sign_outs,
-                              last_service_date, holder)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                              last_service_date, holder, deployments_since_service)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         rusqlite::params![
             weapon.asset_tag.as_str(),
             weapon.serial_number,
@@ -95,6 +95,7 @@ pub(super) fn insert_weapon(conn: &Connection, weapon: &Weapon) -> Result<(), Db
             weapon.total_sign_outs,
             weapon.last_service_date.to_string(),
             weapon.holder.as_ref().map(EmployeeId::as_str),
+            weapon.deployments_since_service,
         ],
     )
     .map(drop)
@@ -124,6 +125,7 @@ pub(super) fn weapon_from_row(row: &Row<'_>) -> Result<Weapon, DbError> {
             text.parse::<jiff::civil::Date>()
         })?,
         holder: holder.map(EmployeeId),
+        deployments_since_service: row.get(13).context("reading weapons")?,
         asset_tag: AssetTag(tag),
     })
 }
@@ -243,8 +245,28 @@ pub(super) fn apply_change(conn: &Connection, change: &WeaponChange) -> Result<(
             )
             .context("clearing the holder")?;
         }
+        WeaponChange::Deployed { .. }
+        | WeaponChange::StatusChanged { .. }
+        | WeaponChange::ProblemReported { .. }
+        | WeaponChange::Serviced { .. } => {
+            if current_holder(conn, change_asset(change))?.is_none() {
+                return Err(unknown_weapon(change_asset(change)));
+            }
+            super::lifecycle::apply(conn, change)?;
+        }
     }
     Ok(())
+}
+
+fn change_asset(change: &WeaponChange) -> &AssetTag {
+    match change {
+        WeaponChange::SignedOut { asset_tag, .. }
+        | WeaponChange::Returned { asset_tag, .. }
+        | WeaponChange::Deployed { asset_tag, .. }
+        | WeaponChange::StatusChanged { asset_tag, .. }
+        | WeaponChange::ProblemReported { asset_tag, .. }
+        | WeaponChange::Serviced { asset_tag, .. } => asset_tag,
+    }
 }
 
 /// `None` if the weapon is unknown, else its holder if any.

@@ -65,6 +65,7 @@ fn agency() -> (Armory, Personnel) {
         status: ServiceStatus::InService,
         sign_outs_since_service: 0,
         total_sign_outs: 3,
+        deployments_since_service: 0,
         last_service_date: "2026-06-30".parse().expect("valid date"),
         holder: None,
     };

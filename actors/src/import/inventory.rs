@@ -77,6 +77,7 @@ pub(super) fn read(file: &str, bytes: &[u8]) -> Table<Stocked> {
             sign_outs_since_service: sign_outs,
             // The system has seen no sign-outs yet; its life count starts
             // from what the armory recorded since the last service.
+            deployments_since_service: 0,
             total_sign_outs: sign_outs,
             last_service_date: last_service_date?,
             holder: None,

@@ -47,6 +47,53 @@ pub enum DeviceEvent {
         /// Whether a weapon is in the compartment.
         weapon_present: bool,
     },
+    /// The compartment's RFID antenna read a weapon's tag (sent after a
+    /// door closes on a weapon, by lockers that have one).
+    WeaponTagRead {
+        /// The asset tag read.
+        asset_tag: AssetTag,
+    },
+    /// The panel, during an open session, reports on the weapon the
+    /// session is about: rounds deployed at return, or a problem.
+    PanelReport {
+        /// The badge of the session.
+        badge_uid: String,
+        /// The weapon reported on.
+        asset_tag: AssetTag,
+        /// Cartridges or rounds deployed since it was signed out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deployments: Option<u32>,
+        /// A problem found.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<ProblemPayload>,
+    },
+    /// An armorer records the service of a weapon and releases or retires it.
+    ServiceRecord {
+        /// The armorer's badge.
+        badge_uid: String,
+        /// The weapon serviced.
+        asset_tag: AssetTag,
+        /// Work done: `inspection`, `repair`, `parts`, `function_test`.
+        work: Vec<String>,
+        /// Whether the function test passed.
+        function_test_passed: bool,
+        /// `release` (back in service) or `retire`.
+        outcome: String,
+        /// Free text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notes: Option<String>,
+    },
+}
+
+/// A problem as the panel reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemPayload {
+    /// `damaged`, `malfunction`, `missing_part`, `low_battery` or `other`.
+    pub code: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 impl DeviceEvent {
@@ -58,6 +105,9 @@ impl DeviceEvent {
             DeviceEvent::Scan { .. } => "scan",
             DeviceEvent::DoorOpened => "door_opened",
             DeviceEvent::DoorClosed { .. } => "door_closed",
+            DeviceEvent::WeaponTagRead { .. } => "weapon_tag_read",
+            DeviceEvent::PanelReport { .. } => "panel_report",
+            DeviceEvent::ServiceRecord { .. } => "service_record",
         }
     }
 }
@@ -78,6 +128,12 @@ pub enum AccessRequest {
     Authorize,
     /// As a supervisor, clear every badge lockout at this locker.
     ClearLockouts,
+    /// As an armorer, open a compartment to service its weapon (the only
+    /// way to open a quarantined or held compartment).
+    Service {
+        /// The compartment.
+        compartment: CompartmentNo,
+    },
 }
 
 /// Why a lock is being opened.
@@ -88,6 +144,8 @@ pub enum UnlockPurpose {
     SignOut,
     /// The holder puts the weapon back.
     Return,
+    /// An armorer services the weapon.
+    Service,
 }
 
 /// What the service tells the hardware to do.
@@ -183,6 +241,9 @@ pub struct CompartmentStatePayload {
     /// Presence sensor reading at the last door close, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weapon_present: Option<bool>,
+    /// Why it is held locked (`weapon_missing`, `wrong_weapon`), if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
     /// When this state was published.
     pub at: Timestamp,
 }

@@ -27,7 +27,7 @@ pub(super) enum Outcome {
         /// Their badge, for the grant's audit row.
         holder_badge: BadgeUid,
         /// The waiting sign-out this authorizes, for dual authorization.
-        authorized: Option<PendingDual>,
+        authorized: Option<Box<PendingDual>>,
     },
     /// Nothing opens; the attempt is refused.
     Denied(Reason),
@@ -56,6 +56,7 @@ impl ReaderArguments {
             AccessRequest::Return => AuditAction::ReturnRequest,
             AccessRequest::Authorize => AuditAction::DualAuthorization,
             AccessRequest::ClearLockouts => AuditAction::LockoutCleared,
+            AccessRequest::Service { .. } => AuditAction::Service,
         };
         let mut verdict = Verdict {
             badge: None,
@@ -93,6 +94,10 @@ impl ReaderArguments {
             },
             AccessRequest::Authorize => self.authorize(&person, transaction).await,
             AccessRequest::ClearLockouts => self.clear_lockouts(&person).await,
+            AccessRequest::Service { compartment } => {
+                self.service(&person, &badge, compartment, transaction)
+                    .await
+            }
         };
         verdict
     }
@@ -237,9 +242,40 @@ impl ReaderArguments {
                 allocation,
                 holder: pending.holder.clone(),
                 holder_badge: pending.badge.clone(),
-                authorized: Some(pending),
+                authorized: Some(Box::new(pending)),
             },
             Err(reason) => Outcome::Denied(reason),
+        }
+    }
+
+    async fn service(
+        &self,
+        person: &Person,
+        badge: &BadgeUid,
+        compartment: crate::domain::CompartmentNo,
+        transaction: Uuid,
+    ) -> Outcome {
+        if let Err(reason) = rules::may_act(person) {
+            return Outcome::Denied(reason);
+        }
+        if person.role != Role::Armorer {
+            return Outcome::Denied(Reason::RoleNotPermitted);
+        }
+        let asked = self
+            .ask_locker(|reply| LockerMsg::ForService {
+                compartment,
+                transaction,
+                reply,
+            })
+            .await;
+        match asked {
+            Ok(Ok(allocation)) => Outcome::Open {
+                allocation,
+                holder: person.employee_id.clone(),
+                holder_badge: badge.clone(),
+                authorized: None,
+            },
+            Ok(Err(reason)) | Err(reason) => Outcome::Denied(reason),
         }
     }
 

@@ -1,0 +1,283 @@
+//! A weapon's life beyond the door: service due, problem reports and
+//! quarantine, overdue returns, and the armorer's service record.
+//!
+//! Each alert is raised by a state transition of the weapon (not yet due
+//! to due, in service to quarantined, out to overdue to escalated), so a
+//! repeated or redelivered event that causes no transition raises nothing
+//! twice. Each transition is committed to the store, with its audit row,
+//! before the state changes here.
+
+use ractor::ActorRef;
+use uuid::Uuid;
+
+use super::{Condition, Overdue, WeaponMsg, WeaponState};
+use crate::activity::Alert;
+use crate::domain::{EmployeeId, ServiceStatus};
+use crate::maintenance::{ServiceDue, UseCounters};
+use crate::ports::{AuditAction, Decision, ProblemNote, ServiceNote, WeaponChange};
+use crate::protocol::Severity;
+use crate::rules::Reason;
+
+/// How long after a return its holder may still report a problem with it.
+const REPORT_AFTER_RETURN: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// What a panel report did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportEffect {
+    /// Recorded; nothing else to do.
+    Recorded,
+    /// The weapon was quarantined while its sign-out was still open: it
+    /// goes back in its compartment and the holder should be offered
+    /// another of the class.
+    PutBack,
+}
+
+impl WeaponState {
+    /// Raises the service-due alert once, when a threshold is first reached.
+    pub(super) async fn check_due(&mut self) {
+        if self.due.is_some() || self.weapon.status != ServiceStatus::InService {
+            return;
+        }
+        let counters = UseCounters {
+            sign_outs_since_service: self.weapon.sign_outs_since_service,
+            deployments_since_service: self.weapon.deployments_since_service,
+            last_service_date: self.weapon.last_service_date,
+        };
+        let today = self
+            .services
+            .clock
+            .now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date();
+        let Some(why) = ServiceDue::check(&self.rule, &counters, today) else {
+            return;
+        };
+
+        let happening = self.happening();
+        let entry = happening.audit_entry(AuditAction::ServiceDue, Decision::Recorded, why.code());
+        let change = WeaponChange::StatusChanged {
+            asset_tag: self.weapon.asset_tag.clone(),
+            status: ServiceStatus::NeedsService,
+        };
+        if let Err(error) = self.services.store.commit(entry, Some(change)).await {
+            tracing::error!(weapon = %self.weapon.asset_tag, %error, "service due not recorded");
+            return;
+        }
+        self.weapon.status = ServiceStatus::NeedsService;
+        self.due = Some(why);
+        let message = format!(
+            "{} ({}) is due for service: {}",
+            self.weapon.asset_tag,
+            self.weapon.class,
+            why.code()
+        );
+        let alert = Alert {
+            kind: "service_due",
+            severity: Severity::Warning,
+            badge: None,
+            message,
+        };
+        happening.alert(&self.services, alert);
+        self.publish();
+    }
+
+    /// A panel report: rounds deployed, a problem.
+    pub(super) async fn report(
+        &mut self,
+        reporter: EmployeeId,
+        deployments: Option<u32>,
+        problem: Option<ProblemNote>,
+    ) -> Result<ReportEffect, Reason> {
+        if !self.reported_by_holder(&reporter) {
+            return Err(Reason::ReportNotHolder);
+        }
+
+        if let Some(rounds) = deployments.filter(|rounds| *rounds > 0) {
+            let mut entry = self.happening().audit_entry(
+                AuditAction::Deployment,
+                Decision::Recorded,
+                "rounds_deployed",
+            );
+            entry.employee_id = Some(reporter.clone());
+            let change = WeaponChange::Deployed {
+                asset_tag: self.weapon.asset_tag.clone(),
+                rounds,
+            };
+            self.services
+                .store
+                .commit(entry, Some(change))
+                .await
+                .map_err(|_| Reason::StoreUnavailable)?;
+            self.weapon.deployments_since_service =
+                self.weapon.deployments_since_service.saturating_add(rounds);
+            self.check_due().await;
+        }
+
+        let Some(note) = problem else {
+            return Ok(ReportEffect::Recorded);
+        };
+        if self.weapon.status == ServiceStatus::Quarantined {
+            return Ok(ReportEffect::Recorded);
+        }
+        let code = note.code;
+        let mut entry = self.happening().audit_entry(
+            AuditAction::ProblemReport,
+            Decision::Recorded,
+            code.as_str(),
+        );
+        entry.employee_id = Some(reporter.clone());
+        let change = WeaponChange::ProblemReported {
+            asset_tag: self.weapon.asset_tag.clone(),
+            note,
+        };
+        self.services
+            .store
+            .commit(entry, Some(change))
+            .await
+            .map_err(|_| Reason::StoreUnavailable)?;
+        self.weapon.status = ServiceStatus::Quarantined;
+
+        let message = format!(
+            "{} ({}) quarantined: {} reported by {reporter}",
+            self.weapon.asset_tag,
+            self.weapon.class,
+            code.as_str()
+        );
+        let alert = Alert {
+            kind: "weapon_quarantined",
+            severity: Severity::Warning,
+            badge: None,
+            message,
+        };
+        self.happening().alert(&self.services, alert);
+        self.publish();
+
+        let still_in_hand = matches!(self.condition, Condition::Reserved { .. });
+        Ok(if still_in_hand {
+            ReportEffect::PutBack
+        } else {
+            ReportEffect::Recorded
+        })
+    }
+
+    fn reported_by_holder(&self, reporter: &EmployeeId) -> bool {
+        match &self.condition {
+            Condition::Reserved { holder, .. } | Condition::SignedOut { holder, .. } => {
+                holder == reporter
+            }
+            Condition::InCompartment => self.last_holder.as_ref().is_some_and(|(holder, at)| {
+                holder == reporter && at.elapsed() <= REPORT_AFTER_RETURN
+            }),
+            Condition::Servicing { .. } => false,
+        }
+    }
+
+    /// An armorer's service record: release to service or retire.
+    pub(super) async fn serviced(&mut self, note: ServiceNote) -> Result<(), Reason> {
+        if !matches!(
+            self.condition,
+            Condition::InCompartment | Condition::Servicing { .. }
+        ) {
+            return Err(Reason::WeaponNotInCompartment);
+        }
+        let released = note.outcome == ServiceStatus::InService;
+        if released && !note.function_test_passed {
+            return Err(Reason::FunctionTestFailed);
+        }
+
+        let reason = if released { "released" } else { "retired" };
+        let mut entry =
+            self.happening()
+                .audit_entry(AuditAction::Service, Decision::Recorded, reason);
+        entry.employee_id = Some(note.armorer.clone());
+        let date = note.date;
+        let outcome = note.outcome;
+        let change = WeaponChange::Serviced {
+            asset_tag: self.weapon.asset_tag.clone(),
+            note,
+        };
+        self.services
+            .store
+            .commit(entry, Some(change))
+            .await
+            .map_err(|_| Reason::StoreUnavailable)?;
+
+        self.weapon.status = outcome;
+        self.weapon.sign_outs_since_service = 0;
+        self.weapon.deployments_since_service = 0;
+        self.weapon.last_service_date = date;
+        self.due = None;
+        tracing::info!(weapon = %self.weapon.asset_tag, outcome = reason, "weapon serviced");
+        self.publish();
+        Ok(())
+    }
+
+    /// The expected return time passed: overdue, unless it came back.
+    pub(super) async fn overdue_check(&mut self, myself: &ActorRef<WeaponMsg>, transaction: Uuid) {
+        let still_out = matches!(
+            &self.condition,
+            Condition::SignedOut { transaction: out, .. } if *out == transaction
+        );
+        if !still_out || self.overdue != Overdue::No {
+            return;
+        }
+        self.overdue = Overdue::Overdue;
+        self.overdue_alert(transaction, "weapon_overdue", Severity::Warning)
+            .await;
+        myself.send_after(self.rule.escalate_after(), move || {
+            WeaponMsg::EscalateCheck { transaction }
+        });
+    }
+
+    /// Still out after the escalation period: tell the supervisors.
+    pub(super) async fn escalate_check(&mut self, transaction: Uuid) {
+        let still_out = matches!(
+            &self.condition,
+            Condition::SignedOut { transaction: out, .. } if *out == transaction
+        );
+        if !still_out || self.overdue != Overdue::Overdue {
+            return;
+        }
+        self.overdue = Overdue::Escalated;
+        let kind = "weapon_overdue_escalated";
+        self.overdue_alert(transaction, kind, Severity::Critical)
+            .await;
+    }
+
+    /// Back after being overdue: the alert clears.
+    pub(super) async fn overdue_cleared(&mut self, transaction: Uuid) {
+        if self.overdue == Overdue::No {
+            return;
+        }
+        self.overdue = Overdue::No;
+        self.overdue_alert(transaction, "weapon_overdue_cleared", Severity::Info)
+            .await;
+    }
+
+    async fn overdue_alert(&self, transaction: Uuid, kind: &'static str, severity: Severity) {
+        let mut happening = self.happening();
+        happening.transaction = Some(transaction);
+        happening.employee_id = self.weapon.holder.clone();
+        let entry = happening.audit_entry(AuditAction::Overdue, Decision::Recorded, kind);
+        if let Err(error) = self.services.store.commit(entry, None).await {
+            tracing::error!(weapon = %self.weapon.asset_tag, %error, kind, "not recorded");
+        }
+        let holder = self
+            .weapon
+            .holder
+            .as_ref()
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| "-".into());
+        let message = match kind {
+            "weapon_overdue_cleared" => format!("{} is back", self.weapon.asset_tag),
+            _ => format!("{} is overdue from {holder}", self.weapon.asset_tag),
+        };
+        let alert = Alert {
+            kind,
+            severity,
+            badge: None,
+            message,
+        };
+        happening.alert(&self.services, alert);
+    }
+}
