@@ -6,7 +6,10 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod data;
+mod import;
+mod pin;
 mod run;
+mod weapons;
 
 /// Runs the intelligent weapon lockers of a law-enforcement armory.
 #[derive(Parser, Debug)]
@@ -20,6 +23,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The armorer's views: weapons due for service, quarantined, overdue.
+    #[command(subcommand)]
+    Weapons(weapons::WeaponsCommand),
     /// Run the service: broker, store, actor tree.
     Serve {
         /// Configuration file.
@@ -49,6 +55,19 @@ pub enum Command {
         /// The folder.
         dir: PathBuf,
     },
+    /// Apply an HR roster or training export to the store; a running
+    /// service takes it into force within seconds, without a restart.
+    Import {
+        /// Which export.
+        #[command(subcommand)]
+        what: import::ImportCommand,
+    },
+    /// Enrol PINs; the PIN is read from standard input, never an argument.
+    Pin {
+        /// What to do.
+        #[command(subcommand)]
+        what: pin::PinCommand,
+    },
     /// The inspector's commands on the audit trail: verify, query, export.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -69,6 +88,9 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckData { dir } => data::check(&dir),
+        Command::Weapons(command) => weapons::run(command),
+        Command::Import { what } => import::run(what),
+        Command::Pin { what } => pin::run(what),
         Command::Audit(command) => audit::run(command),
     }
 }
