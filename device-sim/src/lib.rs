@@ -18,6 +18,7 @@ pub mod report;
 pub mod scan;
 pub mod shift;
 mod simulator;
+mod transport;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,12 +32,15 @@ pub use report::{LatencySummary, ShiftReport, SimStats};
 pub use scan::{Answer, DoorCycle, Presented, ScanOutcome};
 pub use shift::{run_shift, run_shift_at, select_crew, Draw, Officer, ShiftPlan};
 pub use simulator::Simulator;
+pub use transport::SimTls;
 
 /// How the simulator connects and how its people behave.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// The MQTT broker, plain TCP.
+    /// The MQTT broker: plain TCP, or TLS with [`SimConfig::tls`].
     pub broker: SocketAddr,
+    /// TLS to the broker; `None` for plain TCP.
+    pub tls: Option<SimTls>,
     /// The fleet secret every locker key derives from.
     pub fleet_secret: FleetSecret,
     /// The agency: lockers and inventory, roster, training, PINs.
@@ -68,6 +72,7 @@ impl SimConfig {
     pub fn new(broker: SocketAddr, fleet_secret: FleetSecret, agency: AgencyData) -> Self {
         Self {
             broker,
+            tls: None,
             fleet_secret,
             agency,
             handling_delay: (Duration::from_millis(300), Duration::from_millis(800)),

@@ -28,7 +28,7 @@ use armory_actors::domain::{CompartmentNo, LockerId, ReaderId, ReaderKind, SiteI
 use armory_actors::protocol::{CounterWindow, DeviceEvent, LockerKey, Topic};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rumqttc::{AsyncClient, MqttOptions, NetworkOptions, Publish, QoS};
+use rumqttc::{AsyncClient, NetworkOptions, Publish, QoS};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -161,13 +161,14 @@ impl LockerHandle {
         shutdown: watch::Receiver<bool>,
         seed: u64,
     ) -> Self {
-        let mut options = MqttOptions::new(
-            format!("locker-{}", spec.id),
-            config.broker.ip().to_string(),
-            config.broker.port(),
+        let key = config.fleet_secret.locker_key(&spec.id);
+        let options = crate::transport::options(
+            config.broker,
+            &spec.id,
+            &key,
+            config.tls.as_ref(),
+            KEEP_ALIVE,
         );
-        options.set_keep_alive(KEEP_ALIVE);
-        options.set_clean_session(true);
         let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
         let mut network = NetworkOptions::new();
         network.set_tcp_nodelay(true);
@@ -186,7 +187,7 @@ impl LockerHandle {
         let (connected, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             site: spec.site,
-            key: config.fleet_secret.locker_key(&spec.id),
+            key,
             id: spec.id,
             readers: spec.readers,
             handling_delay: config.handling_delay,

@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use armory_actors::import::AgencyData;
 use armory_actors::policy::AccessPolicy;
 use armory_actors::protocol::FleetSecret;
-use armory_device_sim::{run_shift, ShiftPlan, SimConfig, Simulator};
+use armory_device_sim::{run_shift, ShiftPlan, SimConfig, SimTls, Simulator};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -26,9 +26,22 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "armory-device-sim", version)]
 struct Cli {
-    /// The MQTT broker (plain TCP), host:port.
+    /// The MQTT broker, host:port (plain TCP unless --tls-ca is given).
     #[arg(long, default_value = "127.0.0.1:1883")]
     broker: String,
+
+    /// Connect over TLS, trusting the CA certificate in this PEM file. The
+    /// broker's certificate must name the broker's IP address.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+
+    /// With --tls-ca: present this client certificate chain (PEM).
+    #[arg(long, requires_all = ["tls_ca", "tls_client_key"])]
+    tls_client_cert: Option<PathBuf>,
+
+    /// With --tls-client-cert: its private key (PEM).
+    #[arg(long, requires = "tls_client_cert")]
+    tls_client_key: Option<PathBuf>,
 
     /// Folder with the agency's CSV files (sites, lockers, inventory,
     /// roster, training, pins).
@@ -136,6 +149,7 @@ fn config_from(cli: &Cli) -> anyhow::Result<SimConfig> {
     }
 
     let mut config = SimConfig::new(broker, fleet_secret, agency);
+    config.tls = tls_from(cli)?;
     if let Some(path) = &cli.config {
         config.access = access_policy(path)?;
     }
@@ -145,6 +159,23 @@ fn config_from(cli: &Cli) -> anyhow::Result<SimConfig> {
     );
     config.outcome_timeout = Duration::from_secs(cli.outcome_timeout_secs);
     Ok(config)
+}
+
+/// TLS settings from the `--tls-*` options.
+fn tls_from(cli: &Cli) -> anyhow::Result<Option<SimTls>> {
+    let read =
+        |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let Some(ca) = &cli.tls_ca else {
+        return Ok(None);
+    };
+    let client = match (&cli.tls_client_cert, &cli.tls_client_key) {
+        (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+        _ => None,
+    };
+    Ok(Some(SimTls {
+        ca_pem: read(ca)?,
+        client,
+    }))
 }
 
 /// The `[access]` table of the service's configuration file; the other

@@ -1,6 +1,7 @@
 //! A whole shift on the demo agency, against a real broker and a service
-//! stand-in that applies the access rules: every sign-out is returned, the
-//! deliberate denials are denied for their own reasons, nothing times out.
+//! stand-in that applies the access rules: every sign-out is returned (or
+//! was rightly refused for want of a weapon), the deliberate denials are
+//! denied for their own reasons, nothing times out.
 
 #[path = "support/auto_service.rs"]
 mod auto_service;
@@ -44,21 +45,27 @@ async fn a_demo_shift_signs_out_and_returns_every_weapon() {
     sim.shutdown().await;
     println!("{report}");
 
-    assert_eq!(report.sign_outs_completed, 40, "{report}");
-    assert_eq!(report.returns_completed, 40, "{report}");
+    // Two officers may want the last weapon of a class at once; the
+    // second is rightly turned away.
+    let contended = report.denied.get("no_weapon_available").copied();
+    let contended = contended.unwrap_or(0);
+    assert!(contended <= 4, "{report}");
+    assert_eq!(report.sign_outs_completed + contended, 40, "{report}");
+    assert_eq!(
+        report.returns_completed, report.sign_outs_completed,
+        "{report}"
+    );
+    assert_eq!(report.granted, 2 * report.sign_outs_completed, "{report}");
     assert_eq!(report.deliberate_denials, 4, "{report}");
     assert_eq!(report.deliberate_granted, 0, "{report}");
     assert_eq!(report.timeouts(), 0, "{report}");
     assert_eq!(report.skipped, 0, "{report}");
-    assert_eq!(report.attempts, 84, "{report}");
-    assert_eq!(report.granted, 80, "{report}");
+    assert_eq!(report.attempts, 84 - contended, "{report}");
     for reason in ["wrong_pin", "person_suspended", "unknown_badge"] {
-        assert!(
-            report.denied.get(reason).is_some_and(|n| *n >= 1),
-            "{reason}: {report}"
-        );
+        let seen = report.denied.get(reason).copied().unwrap_or(0);
+        assert!(seen >= 1, "{reason}: {report}");
     }
-    assert_eq!(report.to_outcome.count, 84);
-    assert_eq!(report.to_door_closed.count, 80);
+    assert_eq!(report.to_outcome.count, report.attempts);
+    assert_eq!(report.to_door_closed.count, report.granted);
     assert_eq!(report.hardware.refused_total(), 0, "{report}");
 }
