@@ -1,21 +1,33 @@
 //! The embedded MQTT broker (rumqttd).
 //!
 //! rumqttd's own `Broker::start` never returns and only logs a port that is
-//! already taken, so this module spawns the router and one MQTT 3.1.1
-//! listener itself: a bind failure is a start-up error with the address in
+//! already taken, so this module spawns the router and the MQTT 3.1.1
+//! listeners itself: a bind failure is a start-up error with the address in
 //! it, and a listener that dies later is reported through
 //! [`EmbeddedBroker::wait_failed`]. The router's settings are kept small
 //! (see the field notes on its per-filter logs).
 //!
-//! Limitation: rumqttd has no shutdown, so the router thread lives until the
-//! process ends; a service stopped in-process (tests) leaves it idle.
+//! Every listener checks logins with [`auth::BrokerAuth`]; an anonymous
+//! client gets no CONNACK. A second, TLS listener is optional
+//! ([`tls::TlsSettings`]); its files are checked before it starts.
+//!
+//! Limitations: rumqttd has no shutdown, so the router thread lives until
+//! the process ends; a service stopped in-process (tests) leaves it idle.
+//! rumqttd runs each TLS handshake inside its accept loop with no time
+//! limit, so a client that opens a TLS connection and stalls holds up new
+//! connections on that listener until it goes away.
 
-use std::collections::HashMap;
+pub mod auth;
+pub mod tls;
+
 use std::net::{SocketAddr, TcpListener};
 
 use rumqttd::protocol::v4::V4;
 use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, Server, ServerSettings};
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
+
+use auth::BrokerAuth;
+use tls::TlsSettings;
 
 /// Why the broker could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +40,9 @@ pub enum BrokerError {
         /// The operating system's answer.
         source: std::io::Error,
     },
+    /// The TLS files are missing, unreadable or not what they claim.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// The listener stopped after start-up.
     #[error("MQTT listener on {address} stopped: {detail}")]
     Stopped {
@@ -41,22 +56,33 @@ pub enum BrokerError {
 /// Settings of the embedded broker.
 #[derive(Clone, Debug)]
 pub struct BrokerSettings {
-    /// Address to listen on; port 0 picks a free port.
+    /// Address of the plain listener; port 0 picks a free port.
     pub listen: SocketAddr,
     /// Most concurrent client connections.
     pub max_connections: usize,
+    /// Who may log in, on every listener.
+    pub auth: BrokerAuth,
+    /// The TLS listener, if any.
+    pub tls: Option<TlsSettings>,
 }
 
 /// A running embedded broker.
 pub struct EmbeddedBroker {
     address: SocketAddr,
-    listener: JoinHandle<Result<(), String>>,
+    tls_address: Option<SocketAddr>,
+    /// Each listener's task ends with its address and why it stopped.
+    listeners: JoinSet<(SocketAddr, String)>,
 }
 
 impl EmbeddedBroker {
-    /// Starts the router and the listener; fails if the address is taken.
+    /// Starts the router and the listeners; fails if an address is taken
+    /// or the TLS files do not serve.
     pub async fn start(settings: &BrokerSettings) -> Result<EmbeddedBroker, BrokerError> {
         let address = claim_address(settings.listen)?;
+        let tls = match &settings.tls {
+            Some(tls) => Some((claim_address(tls.listen)?, tls.rumqttd_config()?)),
+            None => None,
+        };
 
         let router_config = RouterConfig {
             max_connections: settings.max_connections,
@@ -69,74 +95,114 @@ impl EmbeddedBroker {
         };
         let router_tx = Router::new(0, router_config).spawn();
 
-        let server_settings = ServerSettings {
-            name: format!("mqtt-{address}"),
-            listen: address,
-            tls: None,
-            next_connection_delay_ms: 1,
-            connections: ConnectionSettings {
-                connection_timeout_ms: 5_000,
-                max_payload_size: 64 * 1024,
-                max_inflight_count: 200,
-                auth: None::<HashMap<String, String>>,
-                external_auth: None,
-                dynamic_filters: true,
-            },
-        };
-        let mut server = Server::new(server_settings, router_tx, V4);
-        let listener = tokio::spawn(async move {
-            server
-                .start(LinkType::Remote)
-                .await
-                .map_err(|error| error.to_string())
+        let mut listeners = JoinSet::new();
+        let mut addresses = vec![address];
+        let plain = server_settings(address, None, &settings.auth);
+        spawn_listener(
+            &mut listeners,
+            address,
+            Server::new(plain, router_tx.clone(), V4),
+        );
+        let tls_address = tls.map(|(tls_address, config)| {
+            let secure = server_settings(tls_address, Some(config), &settings.auth);
+            let server = Server::new(secure, router_tx.clone(), V4);
+            spawn_listener(&mut listeners, tls_address, server);
+            addresses.push(tls_address);
+            tls_address
         });
 
-        let mut broker = EmbeddedBroker { address, listener };
-        broker.wait_listening().await?;
-        tracing::info!(%address, "embedded MQTT broker listening");
+        let mut broker = EmbeddedBroker {
+            address,
+            tls_address,
+            listeners,
+        };
+        for listening in addresses {
+            broker.wait_listening(listening).await?;
+        }
+        tracing::info!(%address, tls = ?tls_address, "embedded MQTT broker listening");
         Ok(broker)
     }
 
-    /// Waits until the listener accepts connections, or reports why not.
-    async fn wait_listening(&mut self) -> Result<(), BrokerError> {
+    /// Waits until a listener accepts connections, or reports why not.
+    async fn wait_listening(&mut self, address: SocketAddr) -> Result<(), BrokerError> {
         for _ in 0..200 {
-            if self.listener.is_finished() {
-                return Err(self.wait_failed().await);
+            if let Some(Ok((address, detail))) = self.listeners.try_join_next() {
+                return Err(BrokerError::Stopped { address, detail });
             }
-            if tokio::net::TcpStream::connect(self.address).await.is_ok() {
+            if tokio::net::TcpStream::connect(address).await.is_ok() {
                 return Ok(());
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         Err(BrokerError::Stopped {
-            address: self.address,
+            address,
             detail: "listener did not come up within one second".to_owned(),
         })
     }
 
-    /// The address clients connect to.
+    /// The address of the plain listener.
     pub fn address(&self) -> SocketAddr {
         self.address
     }
 
-    /// Resolves when the listener stops, with why.
+    /// The address of the TLS listener, if there is one.
+    pub fn tls_address(&self) -> Option<SocketAddr> {
+        self.tls_address
+    }
+
+    /// Resolves when a listener stops, with why.
     pub async fn wait_failed(&mut self) -> BrokerError {
-        let detail = match (&mut self.listener).await {
-            Ok(Ok(())) => "listener returned".to_owned(),
-            Ok(Err(detail)) => detail,
-            Err(join) => join.to_string(),
-        };
-        BrokerError::Stopped {
-            address: self.address,
-            detail,
+        match self.listeners.join_next().await {
+            Some(Ok((address, detail))) => BrokerError::Stopped { address, detail },
+            Some(Err(join)) => BrokerError::Stopped {
+                address: self.address,
+                detail: join.to_string(),
+            },
+            None => std::future::pending().await,
         }
     }
 }
 
-impl Drop for EmbeddedBroker {
-    fn drop(&mut self) {
-        self.listener.abort();
-    }
+/// One listener's settings; every listener checks logins.
+fn server_settings(
+    address: SocketAddr,
+    tls: Option<rumqttd::TlsConfig>,
+    auth: &BrokerAuth,
+) -> ServerSettings {
+    let mut settings = ServerSettings {
+        name: format!("mqtt-{address}"),
+        listen: address,
+        tls,
+        next_connection_delay_ms: 1,
+        connections: ConnectionSettings {
+            connection_timeout_ms: 5_000,
+            max_payload_size: 64 * 1024,
+            max_inflight_count: 200,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: true,
+        },
+    };
+    let auth = auth.clone();
+    settings.set_auth_handler(move |client_id, user, password| {
+        let auth = auth.clone();
+        async move { auth.check(client_id, user, password).await }
+    });
+    settings
+}
+
+fn spawn_listener(
+    listeners: &mut JoinSet<(SocketAddr, String)>,
+    address: SocketAddr,
+    mut server: Server<V4>,
+) {
+    listeners.spawn(async move {
+        let detail = match server.start(LinkType::Remote).await {
+            Ok(()) => "listener returned".to_owned(),
+            Err(error) => error.to_string(),
+        };
+        (address, detail)
+    });
 }
 
 /// Checks that the address can be bound and turns port 0 into a free port.
@@ -157,17 +223,25 @@ fn claim_address(wanted: SocketAddr) -> Result<SocketAddr, BrokerError> {
 
 #[cfg(test)]
 mod tests {
+    use armory_actors::clock::Clock;
+    use armory_actors::protocol::FleetSecret;
+
     use super::*;
+
+    fn settings(listen: SocketAddr) -> BrokerSettings {
+        BrokerSettings {
+            listen,
+            max_connections: 10,
+            auth: BrokerAuth::new(FleetSecret::generate(), Vec::new(), Clock::system()),
+            tls: None,
+        }
+    }
 
     #[tokio::test]
     async fn a_taken_port_is_a_start_up_error_naming_it() {
         let taken = TcpListener::bind("127.0.0.1:0").expect("loopback bind");
         let address = taken.local_addr().expect("bound address");
-        let settings = BrokerSettings {
-            listen: address,
-            max_connections: 10,
-        };
-        let error = EmbeddedBroker::start(&settings)
+        let error = EmbeddedBroker::start(&settings(address))
             .await
             .err()
             .expect("the port is taken");
@@ -176,12 +250,12 @@ mod tests {
 
     #[tokio::test]
     async fn port_zero_gets_a_free_port() {
-        let settings = BrokerSettings {
-            listen: "127.0.0.1:0".parse().expect("valid address"),
-            max_connections: 10,
-        };
-        let broker = EmbeddedBroker::start(&settings).await.expect("starts");
+        let listen = "127.0.0.1:0".parse().expect("valid address");
+        let broker = EmbeddedBroker::start(&settings(listen))
+            .await
+            .expect("starts");
         assert_ne!(broker.address().port(), 0);
+        assert_eq!(broker.tls_address(), None);
         let connected = tokio::net::TcpStream::connect(broker.address()).await;
         assert!(connected.is_ok());
     }

@@ -1,11 +1,26 @@
-//! The fleet secret's file: created owner-only, refused if others can read
-//! it.
+//! The fleet secret's files: created owner-only, refused if others can
+//! read them.
+//!
+//! `fleet.key` holds the secret in force as 64 hex digits. `armory keys
+//! rotate` ([`rotate`]) moves it to `fleet.key.previous`, adding the
+//! instant it was retired on a second line (`retired <RFC 3339>`), and
+//! writes a new one; the service accepts the retired secret on incoming
+//! events for a grace period counted from that instant. Each file is
+//! written whole under a temporary name and renamed into place, so a crash
+//! leaves either the old file or the new one.
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use armory_actors::protocol::FleetSecret;
+use jiff::Timestamp;
+
+/// The file of the secret in force, in the state folder.
+pub const FLEET_KEY: &str = "fleet.key";
+
+/// The file of the retired secret, in the state folder.
+pub const RETIRED_FLEET_KEY: &str = "fleet.key.previous";
 
 /// Why the key file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -32,28 +47,117 @@ pub enum KeyFileError {
         /// Its permission bits.
         mode: u32,
     },
+    /// There is no secret yet to use or rotate.
+    #[error("no fleet secret at {path}; the service makes one on its first start")]
+    Missing {
+        /// The file looked for.
+        path: String,
+    },
+    /// The retired file's second line is not `retired <RFC 3339 instant>`.
+    #[error("key file {path}: line 2 must be `retired <RFC 3339 instant>`")]
+    BadRetiredLine {
+        /// The file.
+        path: String,
+    },
+    /// The secret retired by the last rotation is still in its grace
+    /// period; rotating again would drop it before lockers have moved on.
+    #[error(
+        "the previous rotation's grace period runs until {until}; lockers may still use \
+         that secret (use --force to rotate anyway)"
+    )]
+    GraceRunning {
+        /// When the running grace period ends.
+        until: Timestamp,
+    },
+}
+
+/// A secret retired by a rotation, and when.
+pub struct Retired {
+    /// The retired secret.
+    pub secret: FleetSecret,
+    /// When it was retired.
+    pub retired_at: Timestamp,
 }
 
 /// Loads the fleet secret at `path`, creating a new one if none exists.
 pub fn load_or_create(path: &Path) -> Result<FleetSecret, KeyFileError> {
+    if !path.exists() {
+        let secret = FleetSecret::generate();
+        write_private(path, &format!("{}\n", secret.to_hex()))?;
+        tracing::info!(path = %path.display(), "new fleet secret created");
+        return Ok(secret);
+    }
+    load(path)
+}
+
+/// Loads the fleet secret at `path`, which must exist.
+pub fn load(path: &Path) -> Result<FleetSecret, KeyFileError> {
+    let text = read_private(path)?;
+    let first = text.lines().next().unwrap_or_default();
+    FleetSecret::from_hex(first).map_err(|_| KeyFileError::Malformed {
+        path: path.display().to_string(),
+    })
+}
+
+/// Loads the retired secret at `path`, if there is one.
+pub fn load_retired(path: &Path) -> Result<Option<Retired>, KeyFileError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let secret = load(path)?;
+    let text = read_private(path)?;
+    let retired_at = text
+        .lines()
+        .nth(1)
+        .and_then(|line| line.trim().strip_prefix("retired "))
+        .and_then(|instant| instant.trim().parse::<Timestamp>().ok())
+        .ok_or_else(|| KeyFileError::BadRetiredLine {
+            path: path.display().to_string(),
+        })?;
+    Ok(Some(Retired { secret, retired_at }))
+}
+
+/// Replaces the secret in `state_dir` by a new one at `now`, keeping the
+/// old one as the retired secret. Refused while the grace period of the
+/// previous rotation (`grace` after it) still runs, unless `force`.
+/// Returns the new secret.
+pub fn rotate(
+    state_dir: &Path,
+    now: Timestamp,
+    grace: jiff::SignedDuration,
+    force: bool,
+) -> Result<FleetSecret, KeyFileError> {
+    let current_path = state_dir.join(FLEET_KEY);
+    let retired_path = state_dir.join(RETIRED_FLEET_KEY);
+    if !current_path.exists() {
+        return Err(KeyFileError::Missing {
+            path: current_path.display().to_string(),
+        });
+    }
+    let current = load(&current_path)?;
+    if let Some(previous) = load_retired(&retired_path)? {
+        let until = armory_actors::protocol::seal::later_by(previous.retired_at, grace);
+        if now <= until && !force {
+            return Err(KeyFileError::GraceRunning { until });
+        }
+    }
+
+    // Retired first: a crash between the two leaves the old secret in
+    // force and also retired, which is harmless.
+    let retired = format!("{}\nretired {now}\n", current.to_hex());
+    replace_private(&retired_path, &retired)?;
+    let new = FleetSecret::generate();
+    replace_private(&current_path, &format!("{}\n", new.to_hex()))?;
+    Ok(new)
+}
+
+/// Reads a key file, refusing one that group or others may read.
+fn read_private(path: &Path) -> Result<String, KeyFileError> {
     let shown = path.display().to_string();
     let io = |source| KeyFileError::Io {
         path: shown.clone(),
         source,
     };
-
-    if !path.exists() {
-        let secret = FleetSecret::generate();
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(io)?;
-        writeln!(file, "{}", secret.to_hex()).map_err(io)?;
-        tracing::info!(path = %shown, "new fleet secret created");
-        return Ok(secret);
-    }
-
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -62,8 +166,34 @@ pub fn load_or_create(path: &Path) -> Result<FleetSecret, KeyFileError> {
             return Err(KeyFileError::TooOpen { path: shown, mode });
         }
     }
-    let text = fs::read_to_string(path).map_err(io)?;
-    FleetSecret::from_hex(&text).map_err(|_| KeyFileError::Malformed { path: shown })
+    fs::read_to_string(path).map_err(io)
+}
+
+/// Creates `path` owner-only with `text`; fails if it exists.
+fn write_private(path: &Path, text: &str) -> Result<(), KeyFileError> {
+    let io = |source| KeyFileError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+/// Writes `path` whole through a temporary file renamed over it.
+fn replace_private(path: &Path, text: &str) -> Result<(), KeyFileError> {
+    let mut temporary = PathBuf::from(path);
+    temporary.set_extension("tmp");
+    let _ = fs::remove_file(&temporary);
+    write_private(&temporary, text)?;
+    fs::rename(&temporary, path).map_err(|source| KeyFileError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -95,5 +225,39 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
         let error = load_or_create(&path).expect_err("too open");
         assert!(matches!(error, KeyFileError::TooOpen { mode: 0o644, .. }));
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_secret_as_retired_and_respects_its_grace() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let grace = jiff::SignedDuration::from_hours(24);
+        let now: Timestamp = "2026-12-03T14:00:00Z".parse().expect("instant");
+        let missing = rotate(dir.path(), now, grace, false).expect_err("nothing to rotate");
+        assert!(matches!(missing, KeyFileError::Missing { .. }));
+
+        let first = load_or_create(&dir.path().join(FLEET_KEY)).expect("created");
+        let second = rotate(dir.path(), now, grace, false).expect("rotated");
+        assert_ne!(first.to_hex(), second.to_hex());
+        let in_force = load(&dir.path().join(FLEET_KEY)).expect("readable");
+        assert_eq!(in_force.to_hex(), second.to_hex());
+        let retired = load_retired(&dir.path().join(RETIRED_FLEET_KEY))
+            .expect("readable")
+            .expect("kept");
+        assert_eq!(retired.secret.to_hex(), first.to_hex());
+        assert_eq!(retired.retired_at, now);
+
+        let soon = armory_actors::protocol::seal::later_by(now, grace / 2);
+        let refused = rotate(dir.path(), soon, grace, false).expect_err("grace runs");
+        assert!(matches!(refused, KeyFileError::GraceRunning { .. }));
+        assert!(rotate(dir.path(), soon, grace, true).is_ok());
+        #[cfg(unix)]
+        for name in [FLEET_KEY, RETIRED_FLEET_KEY] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join(name))
+                .expect("exists")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
     }
 }

@@ -133,6 +133,10 @@ fn describe() {
         "Messages handed to the MQTT client."
     );
     describe_counter!(
+        "armory_broker_logins_total",
+        "Logins to the embedded broker, by identity kind (locker, service, user) and outcome."
+    );
+    describe_counter!(
         "armory_mqtt_connection_errors_total",
         "MQTT connection errors of the service's client."
     );

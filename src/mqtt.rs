@@ -33,6 +33,23 @@ pub enum LinkError {
     },
 }
 
+/// A user name and password to log in with.
+#[derive(Clone)]
+pub struct Credentials {
+    /// User name.
+    pub user: String,
+    /// Password; never shown by `Debug`.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
 /// How the service connects.
 #[derive(Clone, Debug)]
 pub struct LinkSettings {
@@ -40,6 +57,8 @@ pub struct LinkSettings {
     pub broker: SocketAddr,
     /// Client id.
     pub client_id: String,
+    /// The login; the embedded broker refuses anonymous clients.
+    pub credentials: Credentials,
     /// Topic filters to (re)subscribe at QoS 1 on every connection.
     pub subscriptions: Vec<String>,
     /// Retained last will: topic and payload.
@@ -71,6 +90,10 @@ impl MqttLink {
         options.set_clean_session(true);
         options.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
         options.set_inflight(100);
+        options.set_credentials(
+            settings.credentials.user.clone(),
+            settings.credentials.password.clone(),
+        );
         if let Some((topic, payload)) = &settings.last_will {
             options.set_last_will(LastWill::new(
                 topic,

@@ -18,6 +18,10 @@ fn mosquitto_sub(port: u16, filter: &str, count: usize) -> Vec<String> {
             "127.0.0.1",
             "-p",
             &port.to_string(),
+            "-u",
+            harness::OBSERVER_USER,
+            "-P",
+            harness::OBSERVER_PASSWORD,
             "-t",
             filter,
             "-v",
@@ -56,6 +60,12 @@ async fn mosquitto_clients_and_promtool_work_with_the_service() {
     let forged = r#"{"v":1,"id":"6f1c2a64-3f55-4c0c-9d0e-0d6f7f2f9a11","sender":"SLM-L1","counter":99999999999999999,"at":"2026-12-03T14:00:00Z","expires_at":"2026-12-03T14:00:30Z","body":{"type":"scan","badge_uid":"618C664A","request":{"action":"sign_out","weapon_class":"cew"}},"tag":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
     let status = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+        .args([
+            "-u",
+            harness::OBSERVER_USER,
+            "-P",
+            harness::OBSERVER_PASSWORD,
+        ])
         .args(["-t", "armory/v1/SLM/SLM-L1/event/reader/R1", "-m", forged])
         .stdin(Stdio::null())
         .status()

@@ -1,7 +1,8 @@
 //! A whole armory for one test: the service on free ports in a temp dir,
 //! the demo agency with cheap PIN hashes, the simulated lockers, and an
 //! observer subscribed to `armory/#` that records every message with its
-//! retain flag.
+//! retain flag. The observer logs in as the broker user [`OBSERVER_USER`],
+//! which the test configuration defines with a cheap hash.
 
 #![allow(dead_code)]
 
@@ -24,6 +25,18 @@ use tokio::sync::Notify;
 
 /// The instant the sample data was made against.
 pub const DATA_NOW: &str = "2026-12-03T14:00:00Z";
+
+/// The broker user the observer (and mosquitto clients) log in as.
+pub const OBSERVER_USER: &str = "observer";
+
+/// Its password.
+pub const OBSERVER_PASSWORD: &str = "observer-password-for-tests";
+
+/// The `[[broker.users]]` entry of [`OBSERVER_USER`], hashed cheaply.
+pub fn observer_user_toml() -> String {
+    let hash = armory::broker::auth::hash_with(OBSERVER_PASSWORD, 8, 1).expect("argon2 hashes");
+    format!("[[broker.users]]\nname = \"{OBSERVER_USER}\"\npassword_hash = \"{hash}\"\n")
+}
 
 /// The repository's demo agency.
 pub fn demo_data_dir() -> PathBuf {
@@ -55,6 +68,7 @@ pub struct Observer {
 impl Observer {
     pub async fn start(broker: std::net::SocketAddr, id: &str, filter: &str) -> Observer {
         let mut options = MqttOptions::new(id, broker.ip().to_string(), broker.port());
+        options.set_credentials(OBSERVER_USER, OBSERVER_PASSWORD);
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(64 * 1024, 64 * 1024);
         let (client, mut eventloop) = AsyncClient::new(options, 1024);
@@ -168,10 +182,12 @@ command_lifetime_seconds = 5
 [security]
 pin_hash_memory_kib = 64
 pin_hash_iterations = 1
+{users}
 {extra}
 "#,
         state = state_dir.display(),
         data = demo_data_dir().display(),
+        users = observer_user_toml(),
     );
     Config::from_str_at(&text, state_dir).expect("test configuration is valid")
 }
@@ -190,7 +206,8 @@ impl TestArmory {
     /// Starts with more configuration appended, e.g. an `[access]` table.
     pub async fn start_with(clock: Clock, extra: &str) -> TestArmory {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = test_config_with(dir.path(), extra);
+        // The service creates its state folder owner-only.
+        let config = test_config_with(&dir.path().join("state"), extra);
         let service = Service::start(&config, clock.clone())
             .await
             .expect("service starts");
@@ -239,6 +256,37 @@ impl TestArmory {
                     >= count
             })
             .await;
+    }
+
+    /// Publishes a device event as `locker`'s controller would, sealed with
+    /// its key; returns the envelope's id and bytes (to deliver them again).
+    pub async fn send_event(
+        &self,
+        locker: &str,
+        topic: &armory_actors::protocol::Topic,
+        body: armory_actors::protocol::DeviceEvent,
+    ) -> (uuid::Uuid, Vec<u8>) {
+        let locker = LockerId::from(locker);
+        let key = self.service.fleet_secret().locker_key(&locker);
+        let name = topic.name();
+        let header = armory_actors::protocol::seal::Header {
+            id: uuid::Uuid::new_v4(),
+            sender: locker.as_str(),
+            counter: armory_device_sim::hardware::unix_micros(),
+            at: self.clock.now(),
+            lifetime: jiff::SignedDuration::from_secs(30),
+        };
+        let sealed =
+            armory_actors::protocol::SealedEnvelope::seal_with_id(&key, &name, header, body);
+        let bytes = sealed.to_bytes();
+        self.observer.publish(&name, bytes.clone(), false).await;
+        (sealed.id, bytes)
+    }
+
+    /// Alerts of `kind` seen on the bus.
+    pub fn alerts(&self, kind: &str) -> Vec<Seen> {
+        self.observer
+            .matching(|s| s.topic.ends_with("/alert") && s.json()["kind"] == kind)
     }
 
     /// Unlock commands seen on the bus.
