@@ -43,7 +43,8 @@ pub async fn run(
         .map_err(|errors| anyhow::anyhow!("agency files in {}:\n{errors}", data_dir.display()))?;
     agency.armory = Database::open_reader(service.database_path())?.load_armory()?;
 
-    let sim_config = SimConfig::new(broker, service.fleet_secret().clone(), agency);
+    let mut sim_config = SimConfig::new(broker, service.fleet_secret().clone(), agency);
+    sim_config.access = config.access.clone();
     let simulator = Simulator::start(sim_config)
         .await
         .context("starting the simulated lockers")?;

@@ -97,6 +97,8 @@ impl Happening {
             locker: self.locker.clone(),
             reader: self.reader.clone(),
             badge: alert.badge.map(BadgeUid::fingerprint),
+            asset_tag: self.asset_tag.clone(),
+            compartment: self.compartment,
             message: alert.message,
             at: self.at,
         };

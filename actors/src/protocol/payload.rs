@@ -362,6 +362,12 @@ pub struct AlertPayload {
     /// The badge concerned, as a short fingerprint (never the full id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub badge: Option<String>,
+    /// The weapon concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_tag: Option<AssetTag>,
+    /// The compartment concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compartment: Option<CompartmentNo>,
     /// A sentence for the person on duty.
     pub message: String,
     /// When it was raised.
