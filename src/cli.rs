@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod broker_users;
 mod data;
 mod import;
+mod keys;
 mod pin;
 mod run;
 mod weapons;
@@ -71,6 +73,12 @@ pub enum Command {
     /// The inspector's commands on the audit trail: verify, query, export.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Locker keys: print one for provisioning, rotate the fleet secret.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// The embedded broker's users: hash a password for the configuration.
+    #[command(subcommand)]
+    Broker(broker_users::BrokerCommand),
 }
 
 /// Runs one subcommand.
@@ -92,5 +100,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Import { what } => import::run(what),
         Command::Pin { what } => pin::run(what),
         Command::Audit(command) => audit::run(command),
+        Command::Keys(command) => keys::run(command),
+        Command::Broker(command) => broker_users::run(command),
     }
 }
