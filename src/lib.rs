@@ -10,5 +10,6 @@ pub mod keyfile;
 pub mod logging;
 pub mod metrics;
 pub mod mqtt;
+pub mod personnel;
 pub mod serve;
 pub mod store;

@@ -175,6 +175,27 @@ pub fn parse_training(file: &str, bytes: &[u8]) -> Result<Vec<Certification>, Im
     training::read(file, bytes).finish().map(values)
 }
 
+/// Reads `roster.csv` as [`parse_roster`] does, but returns the people
+/// that read well, each with its line, beside every fault (none if the file
+/// is good), so that a caller can check them against its own records and
+/// report all faults of the file at once.
+pub fn roster_rows(file: &str, bytes: &[u8]) -> (Vec<(usize, Person)>, Vec<ImportError>) {
+    rows_and_faults(roster::read(file, bytes))
+}
+
+/// Reads `training.csv` as [`parse_training`] does, returning good rows
+/// with their lines beside every fault; see [`roster_rows`].
+pub fn training_rows(file: &str, bytes: &[u8]) -> (Vec<(usize, Certification)>, Vec<ImportError>) {
+    rows_and_faults(training::read(file, bytes))
+}
+
+fn rows_and_faults<T>(table: table::Table<T>) -> (Vec<(usize, T)>, Vec<ImportError>) {
+    let table::Table { rows, errors } = table;
+    let faults = errors.finish(()).err().map(|e| e.0).unwrap_or_default();
+    let rows = rows.into_iter().map(|row| (row.line, row.value)).collect();
+    (rows, faults)
+}
+
 /// Reads `pins.csv` (`employee_id,pin`); PINs are 4 to 12 digits.
 pub fn parse_pins(file: &str, bytes: &[u8]) -> Result<Vec<(EmployeeId, String)>, ImportErrors> {
     pins::read(file, bytes).finish().map(values)

@@ -3,11 +3,13 @@
 //! [`Database::seed`] writes a whole agency into an empty file in one
 //! transaction. Afterwards the roster changes with
 //! [`Database::replace_personnel`] (people and certifications swapped
-//! atomically; PIN hashes are enrolled separately and survive it), and the
-//! service rebuilds its actors from [`Database::load_armory`] and
-//! [`Database::load_personnel`]. Re-importing the layout over a running
-//! armory (keeping weapon counters and holders) is not supported yet:
-//! seeding refuses a database that already holds an agency.
+//! atomically; PIN hashes are enrolled separately and survive it) or, with
+//! an audit row, through [`PersonnelTx`](super::PersonnelTx); every such
+//! change bumps the personnel generation. The service builds its actors
+//! from [`Database::load_armory`] and [`Database::load_personnel`].
+//! Re-importing the layout over a running armory (keeping weapon counters
+//! and holders) is not supported yet: seeding refuses a database that
+//! already holds an agency.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -77,28 +79,25 @@ impl Database {
         tx.execute_batch("DELETE FROM certifications; DELETE FROM people;")
             .context("clearing the roster")?;
         write_personnel(&tx, personnel)?;
+        bump_generation(&tx)?;
         tx.commit().context("committing the roster replacement")?;
 
         tracing::info!(people = personnel.people.len(), "roster replaced");
         Ok(())
     }
 
-    /// Enrols (or replaces) a person's PIN hash, an argon2 PHC string.
+    /// Enrols (or replaces) a person's PIN hash, an argon2 PHC string, and
+    /// bumps the personnel generation. It writes no audit row; the
+    /// enrolment of `armory pin set` goes through
+    /// [`PersonnelTx`](super::PersonnelTx), which does.
     pub fn set_pin_hash(&mut self, employee_id: &EmployeeId, phc: &str) -> Result<(), DbError> {
-        let known: bool = self
+        let tx = self
             .conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM people WHERE employee_id = ?1)",
-                [employee_id.as_str()],
-                |row| row.get(0),
-            )
-            .context("looking up the employee")?;
-        if !known {
-            return Err(DbError::UnknownEmployee {
-                employee_id: employee_id.to_string(),
-            });
-        }
-        upsert_pin_hash(&self.conn, employee_id, phc)
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting the PIN enrolment")?;
+        set_pin_hash(&tx, employee_id, phc)?;
+        bump_generation(&tx)?;
+        tx.commit().context("committing the PIN enrolment")
     }
 
     /// The stored layout and inventory, weapons with their holders.
@@ -145,52 +144,55 @@ impl Database {
 
     /// The stored roster, certifications and PIN hashes of people on it.
     pub fn load_personnel(&self) -> Result<Personnel, DbError> {
-        let mut personnel = Personnel::default();
-
-        let mut people = self
-            .conn
-            .prepare(
-                "SELECT employee_id, last_name, first_name, rank, role, home_site, status,
-                        badge_uid, hire_date
-                 FROM people",
-            )
-            .context("reading people")?;
-        let mut rows = people.query([]).context("reading people")?;
-        while let Some(row) = rows.next().context("reading people")? {
-            let person = person_from_row(row)?;
-            personnel.people.insert(person.employee_id.clone(), person);
-        }
-
-        let mut certifications = self
-            .conn
-            .prepare(
-                "SELECT id, employee_id, course_code, weapon_class, completed_on, expires_at,
-                        instructor_id
-                 FROM certifications ORDER BY id",
-            )
-            .context("reading certifications")?;
-        let mut rows = certifications.query([]).context("reading certifications")?;
-        while let Some(row) = rows.next().context("reading certifications")? {
-            let certification = certification_from_row(row)?;
-            personnel
-                .certifications
-                .entry(certification.employee_id.clone())
-                .or_default()
-                .push(certification);
-        }
-
-        let mut pins = self
-            .conn
-            .prepare("SELECT employee_id, phc FROM pin_hashes JOIN people USING (employee_id)")
-            .context("reading PIN hashes")?;
-        let rows = pins
-            .query_map([], |row| Ok((EmployeeId(row.get(0)?), row.get(1)?)))
-            .context("reading PIN hashes")?;
-        personnel.pin_hashes = rows
-            .collect::<Result<BTreeMap<_, _>, _>>()
-            .context("reading PIN hashes")?;
-        Ok(personnel)
+        read_personnel(&self.conn)
     }
+}
+
+/// The stored personnel as [`Database::load_personnel`] returns it; the
+/// caller runs it inside one transaction if it needs a consistent view.
+pub(super) fn read_personnel(conn: &Connection) -> Result<Personnel, DbError> {
+    let mut personnel = Personnel::default();
+
+    let mut people = conn
+        .prepare(
+            "SELECT employee_id, last_name, first_name, rank, role, home_site, status,
+                    badge_uid, hire_date
+             FROM people",
+        )
+        .context("reading people")?;
+    let mut rows = people.query([]).context("reading people")?;
+    while let Some(row) = rows.next().context("reading people")? {
+        let person = person_from_row(row)?;
+        personnel.people.insert(person.employee_id.clone(), person);
+    }
+
+    let mut certifications = conn
+        .prepare(
+            "SELECT id, employee_id, course_code, weapon_class, completed_on, expires_at,
+                    instructor_id
+             FROM certifications ORDER BY id",
+        )
+        .context("reading certifications")?;
+    let mut rows = certifications.query([]).context("reading certifications")?;
+    while let Some(row) = rows.next().context("reading certifications")? {
+        let certification = certification_from_row(row)?;
+        personnel
+            .certifications
+            .entry(certification.employee_id.clone())
+            .or_default()
+            .push(certification);
+    }
+
+    let mut pins = conn
+        .prepare("SELECT employee_id, phc FROM pin_hashes JOIN people USING (employee_id)")
+        .context("reading PIN hashes")?;
+    let rows = pins
+        .query_map([], |row| Ok((EmployeeId(row.get(0)?), row.get(1)?)))
+        .context("reading PIN hashes")?;
+    personnel.pin_hashes = rows
+        .collect::<Result<BTreeMap<_, _>, _>>()
+        .context("reading PIN hashes")?;
+    Ok(personnel)
 }
 
 fn is_empty(conn: &Connection) -> Result<bool, DbError> {
@@ -258,7 +260,41 @@ fn insert_locker(conn: &Connection, locker: &Locker) -> Result<(), DbError> {
     })
 }
 
-fn write_personnel(conn: &Connection, personnel: &Personnel) -> Result<(), DbError> {
+/// Enrols a PIN hash for someone on the roster.
+pub(super) fn set_pin_hash(
+    conn: &Connection,
+    employee_id: &EmployeeId,
+    phc: &str,
+) -> Result<(), DbError> {
+    let known: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM people WHERE employee_id = ?1)",
+            [employee_id.as_str()],
+            |row| row.get(0),
+        )
+        .context("looking up the employee")?;
+    if !known {
+        return Err(DbError::UnknownEmployee {
+            employee_id: employee_id.to_string(),
+        });
+    }
+    upsert_pin_hash(conn, employee_id, phc)
+}
+
+/// Adds one to `personnel_generation` and returns the new value.
+pub(super) fn bump_generation(conn: &Connection) -> Result<u64, DbError> {
+    let generation: i64 = conn
+        .query_row(
+            "UPDATE meta SET value = value + 1 WHERE key = 'personnel_generation'
+             RETURNING value",
+            [],
+            |row| row.get(0),
+        )
+        .context("bumping the personnel generation")?;
+    Ok(u64::try_from(generation).unwrap_or_default())
+}
+
+pub(super) fn write_personnel(conn: &Connection, personnel: &Personnel) -> Result<(), DbError> {
     let mut people = conn
         .prepare(
             "INSERT INTO people (employee_id, last_name, first_name, rank, role, home_site,
@@ -286,6 +322,13 @@ fn write_personnel(conn: &Connection, personnel: &Personnel) -> Result<(), DbErr
             })?;
     }
 
+    insert_certifications(conn, personnel.certifications.values().flatten())
+}
+
+pub(super) fn insert_certifications<'a>(
+    conn: &Connection,
+    all: impl IntoIterator<Item = &'a Certification>,
+) -> Result<(), DbError> {
     let mut certifications = conn
         .prepare(
             "INSERT INTO certifications (employee_id, course_code, weapon_class, completed_on,
@@ -293,7 +336,7 @@ fn write_personnel(conn: &Connection, personnel: &Personnel) -> Result<(), DbErr
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .context("preparing the certification insert")?;
-    for certification in personnel.certifications.values().flatten() {
+    for certification in all {
         certifications
             .execute((
                 certification.employee_id.as_str(),

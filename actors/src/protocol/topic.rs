@@ -103,6 +103,9 @@ pub enum Topic {
     },
     /// The service's own retained status (also its last will).
     ServiceState,
+    /// The personnel in force in the service (retained): counts and what
+    /// the last roster, training or PIN change did.
+    Personnel,
 }
 
 /// Why a topic was refused.
@@ -169,6 +172,7 @@ impl Topic {
             Topic::Activity { site, locker } => format!("{ROOT}/{site}/{locker}/activity"),
             Topic::Alert { site, locker } => format!("{ROOT}/{site}/{locker}/alert"),
             Topic::ServiceState => format!("{ROOT}/service/state"),
+            Topic::Personnel => format!("{ROOT}/service/personnel"),
         }
     }
 
@@ -182,6 +186,9 @@ impl Topic {
 
         if parts == ["service", "state"] {
             return Ok(Topic::ServiceState);
+        }
+        if parts == ["service", "personnel"] {
+            return Ok(Topic::Personnel);
         }
         if parts.len() < 3 {
             return Err(TopicError::UnknownShape);
@@ -290,10 +297,24 @@ mod tests {
                 locker: locker.clone(),
             },
             Topic::ServiceState,
+            Topic::Personnel,
         ];
         for topic in topics {
             assert_eq!(Topic::parse(&topic.name()), Ok(topic));
         }
+    }
+
+    #[test]
+    fn the_personnel_topic_has_its_fixed_name() {
+        assert_eq!(Topic::Personnel.name(), "armory/v1/service/personnel");
+        assert_eq!(
+            Topic::parse("armory/v1/service/personnel"),
+            Ok(Topic::Personnel)
+        );
+        assert_eq!(
+            Topic::parse("armory/v1/service/personnel/x"),
+            Err(TopicError::UnknownShape)
+        );
     }
 
     #[test]

@@ -1,0 +1,267 @@
+//! Applying a roster or training export, or one PIN, to the store.
+//!
+//! Each function follows the same steps: read the file (the importer names
+//! every fault), take the store's write lock, check the rows that read
+//! well against what is stored, and stop there if anything at all is
+//! wrong. Only a file without a fault is written, in the same transaction
+//! as its audit row and the new personnel generation. The write lock is
+//! held for milliseconds; slow work (argon2) happens before it is taken,
+//! since the service's own writer waits for it.
+
+use std::collections::BTreeMap;
+
+use armory_actors::domain::{EmployeeId, LockerId, SiteId};
+use armory_actors::import::{
+    roster_rows, training_rows, ImportError, ImportErrors, MAX_ERRORS_PER_FILE,
+};
+use armory_actors::ports::{AuditAction, AuditEntry, Decision};
+use armory_actors::rules::{hash_pin, PinHashCost};
+use jiff::Timestamp;
+
+use super::report::{ImportKind, ImportReport, ImportWarning, PersonnelDiff};
+use super::{PersonnelError, AUDIT_LOCATION};
+use crate::store::{Database, DbError};
+
+/// Replaces the roster with the people of an HR export (`roster.csv`'s
+/// columns), named `file` in errors and the report; `at` is the audit
+/// row's instant.
+///
+/// Every person's home site must be a stored site. People who stay keep
+/// their certifications and PINs; people who leave lose both, but the
+/// weapons they hold stay signed out to them (the report warns about each).
+/// An export without a single person is refused: it would remove everyone.
+pub fn import_roster(
+    db: &mut Database,
+    file: &str,
+    bytes: &[u8],
+    at: Timestamp,
+) -> Result<ImportReport, PersonnelError> {
+    let (rows, faults) = roster_rows(file, bytes);
+    let tx = db
+        .begin_personnel()
+        .map_err(store("starting the roster import"))?;
+
+    // The whole file against the store, before anything is written.
+    let sites = tx.site_ids().map_err(store("reading the sites"))?;
+    let mut checks = Vec::new();
+    for (line, person) in &rows {
+        if !sites.contains(&person.home_site) {
+            let message = format!("unknown site {}", person.home_site);
+            checks.push(fault(file, *line, "home_site", message));
+        }
+    }
+    if rows.is_empty() && faults.is_empty() {
+        checks.push(whole_file(
+            file,
+            "the roster lists nobody; it would remove everyone",
+        ));
+    }
+    reject_if_any(file, faults, checks)?;
+
+    let before = tx.personnel().map_err(store("reading the roster"))?;
+    let held = tx.weapons_held().map_err(store("reading weapon holders"))?;
+    let people: BTreeMap<_, _> = rows
+        .into_iter()
+        .map(|(_, person)| (person.employee_id.clone(), person))
+        .collect();
+    tx.replace_people(&people)
+        .map_err(store("replacing the roster"))?;
+    let after = tx.personnel().map_err(store("reading the roster"))?;
+
+    let warnings = held
+        .into_iter()
+        .filter(|(holder, _)| before.people.contains_key(holder))
+        .filter(|(holder, _)| !people.contains_key(holder))
+        .map(|(employee_id, asset_tags)| ImportWarning::HolderRemoved {
+            employee_id,
+            asset_tags,
+        })
+        .collect();
+    let entry = audit_entry(AuditAction::Import, "roster_imported", None, at);
+    let generation = tx
+        .commit(&entry)
+        .map_err(store("committing the roster import"))?;
+    Ok(ImportReport {
+        kind: ImportKind::Roster,
+        file: file.to_owned(),
+        generation,
+        changes: PersonnelDiff::between(&before, &after),
+        warnings,
+    })
+}
+
+/// Replaces every certification with those of a training export
+/// (`training.csv`'s columns); see [`import_roster`] for the arguments.
+///
+/// Every row's employee must be on the roster in force. Instructors are
+/// not checked: they may come from outside the agency. An export without a
+/// single certification is refused.
+pub fn import_training(
+    db: &mut Database,
+    file: &str,
+    bytes: &[u8],
+    at: Timestamp,
+) -> Result<ImportReport, PersonnelError> {
+    let (rows, faults) = training_rows(file, bytes);
+    let tx = db
+        .begin_personnel()
+        .map_err(store("starting the training import"))?;
+
+    let before = tx.personnel().map_err(store("reading the roster"))?;
+    let mut checks = Vec::new();
+    for (line, certification) in &rows {
+        if !before.people.contains_key(&certification.employee_id) {
+            let message = format!(
+                "unknown employee {}: not on the roster in force",
+                certification.employee_id
+            );
+            checks.push(fault(file, *line, "employee_id", message));
+        }
+    }
+    if rows.is_empty() && faults.is_empty() {
+        checks.push(whole_file(file, "the export lists no certification"));
+    }
+    reject_if_any(file, faults, checks)?;
+
+    let certifications: Vec<_> = rows.into_iter().map(|(_, cert)| cert).collect();
+    tx.replace_certifications(&certifications)
+        .map_err(store("replacing the certifications"))?;
+    let after = tx
+        .personnel()
+        .map_err(store("reading the certifications"))?;
+
+    let entry = audit_entry(AuditAction::Import, "training_imported", None, at);
+    let generation = tx
+        .commit(&entry)
+        .map_err(store("committing the training import"))?;
+    Ok(ImportReport {
+        kind: ImportKind::Training,
+        file: file.to_owned(),
+        generation,
+        changes: PersonnelDiff::between(&before, &after),
+        warnings: Vec::new(),
+    })
+}
+
+/// Enrols (or replaces) `employee_id`'s PIN, hashed with argon2id at
+/// `cost`, and returns the new personnel generation. The PIN goes nowhere
+/// else: not into the audit row, an error or the log.
+pub fn enrol_pin(
+    db: &mut Database,
+    employee_id: &EmployeeId,
+    pin: &str,
+    cost: PinHashCost,
+    at: Timestamp,
+) -> Result<u64, PersonnelError> {
+    // Hash before taking the write lock: argon2 is slow on purpose.
+    let phc = hash_pin(pin, cost).map_err(|source| PersonnelError::Pin {
+        employee_id: employee_id.clone(),
+        source,
+    })?;
+
+    let tx = db
+        .begin_personnel()
+        .map_err(store("starting the PIN enrolment"))?;
+    match tx.set_pin_hash(employee_id, &phc) {
+        Ok(()) => {}
+        Err(DbError::UnknownEmployee { .. }) => {
+            return Err(PersonnelError::UnknownEmployee {
+                employee_id: employee_id.clone(),
+            })
+        }
+        Err(source) => {
+            return Err(PersonnelError::Store {
+                action: "storing the PIN hash",
+                source,
+            })
+        }
+    }
+    let entry = audit_entry(
+        AuditAction::PinEnrolled,
+        "pin_enrolled",
+        Some(employee_id),
+        at,
+    );
+    tx.commit(&entry)
+        .map_err(store("committing the PIN enrolment"))
+}
+
+/// Wraps a store error with what was being done.
+fn store(action: &'static str) -> impl FnOnce(DbError) -> PersonnelError {
+    move |source| PersonnelError::Store { action, source }
+}
+
+fn fault(file: &str, line: usize, column: &str, message: String) -> ImportError {
+    ImportError {
+        file: file.to_owned(),
+        line,
+        column: Some(column.to_owned()),
+        message,
+    }
+}
+
+fn whole_file(file: &str, message: &str) -> ImportError {
+    ImportError {
+        file: file.to_owned(),
+        line: 0,
+        column: None,
+        message: message.to_owned(),
+    }
+}
+
+/// Fails with the importer's faults and the store checks' together, in
+/// line order, if there is any. The importer's list is already capped;
+/// the checks fill the room left up to [`MAX_ERRORS_PER_FILE`], and a last
+/// entry counts the ones left out.
+fn reject_if_any(
+    file: &str,
+    mut faults: Vec<ImportError>,
+    checks: Vec<ImportError>,
+) -> Result<(), PersonnelError> {
+    if faults.is_empty() && checks.is_empty() {
+        return Ok(());
+    }
+    let room = MAX_ERRORS_PER_FILE.saturating_sub(faults.len());
+    let left_out = checks.len().saturating_sub(room);
+    let last_line = checks.iter().map(|error| error.line).max().unwrap_or(0);
+    faults.extend(checks.into_iter().take(room));
+    faults.sort_by_key(|error| error.line);
+    if left_out > 0 {
+        faults.push(ImportError {
+            file: file.to_owned(),
+            line: last_line,
+            column: None,
+            message: format!("{left_out} more errors not shown"),
+        });
+    }
+    Err(PersonnelError::Invalid {
+        file: file.to_owned(),
+        errors: ImportErrors(faults),
+    })
+}
+
+/// The audit row of a personnel change; see the module documentation of
+/// [`crate::personnel`].
+fn audit_entry(
+    action: AuditAction,
+    reason: &str,
+    employee_id: Option<&EmployeeId>,
+    at: Timestamp,
+) -> AuditEntry {
+    AuditEntry {
+        event_id: None,
+        at,
+        site: SiteId::from(AUDIT_LOCATION),
+        locker: LockerId::from(AUDIT_LOCATION),
+        reader: None,
+        action,
+        badge: None,
+        employee_id: employee_id.cloned(),
+        weapon_class: None,
+        asset_tag: None,
+        compartment: None,
+        decision: Decision::Recorded,
+        reason: reason.to_owned(),
+        transaction: None,
+    }
+}
