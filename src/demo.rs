@@ -1,14 +1,25 @@
 //! `armory demo`: the service and simulated lockers in one process, and a
 //! shift played against them, so a newcomer sees an armory work.
+//!
+//! The broker refuses anonymous clients, so when the configuration defines
+//! no `[[broker.users]]` the demo adds one for the walk-through,
+//! [`DEMO_USER`] with the published password [`DEMO_PASSWORD`], and prints
+//! the `mosquitto_sub` line that uses it. `armory serve` never does this.
 
 use anyhow::Context as _;
 use armory_actors::clock::Clock;
 use armory_actors::import::AgencyData;
 use armory_device_sim::{run_shift, ShiftPlan, SimConfig, Simulator};
 
-use crate::config::Config;
+use crate::config::{BrokerUser, Config};
 use crate::serve::Service;
 use crate::store::Database;
+
+/// The broker user the demo adds when the configuration defines none.
+pub const DEMO_USER: &str = "dashboard";
+
+/// Its password, published in the README: the demo is for looking around.
+pub const DEMO_PASSWORD: &str = "armory-demo-dashboard";
 
 /// Runs the demo; with `exit` it stops after the shift, otherwise it keeps
 /// serving until Ctrl-C so the streams can be explored.
@@ -18,6 +29,16 @@ pub async fn run(
     concurrency: usize,
     exit: bool,
 ) -> anyhow::Result<()> {
+    let mut config = config.clone();
+    let demo_user = config.broker.users.is_empty();
+    if demo_user {
+        let password_hash = crate::broker::auth::hash_password(DEMO_PASSWORD)?;
+        config.broker.users.push(BrokerUser {
+            name: DEMO_USER.to_owned(),
+            password_hash,
+        });
+    }
+    let config = &config;
     let service = Service::start(config, Clock::system()).await?;
     let broker = service.broker_address();
     println!();
@@ -29,8 +50,12 @@ pub async fn run(
         service.summary().people,
     );
     println!("watch it live in another terminal:");
+    let (user, password) = match config.broker.users.first() {
+        Some(user) if !demo_user => (user.name.as_str(), "PASSWORD"),
+        _ => (DEMO_USER, DEMO_PASSWORD),
+    };
     println!(
-        "  mosquitto_sub -h {} -p {} -t 'armory/#' -v",
+        "  mosquitto_sub -h {} -p {} -u {user} -P {password} -t 'armory/#' -v",
         broker.ip(),
         broker.port()
     );

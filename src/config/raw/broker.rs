@@ -167,3 +167,108 @@ fn check_tls(checker: &mut Checker<'_>, tls: Spanned<RawTls>) -> Option<BrokerTl
         client_ca: tls.client_ca.map(Spanned::into_inner),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{Config, ConfigProblem};
+
+    const ORIGIN: &str = "/etc/armory/armory.toml";
+
+    fn with(extra: &str) -> String {
+        format!("{}\n{extra}", Config::default_toml())
+    }
+
+    fn problems(text: &str) -> Vec<ConfigProblem> {
+        let error = Config::from_str_at(text, Path::new(ORIGIN)).expect_err("invalid");
+        assert!(error.to_string().starts_with(ORIGIN), "{error}");
+        error.problems().to_vec()
+    }
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        1 + text
+            .lines()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line contains {needle:?}"))
+    }
+
+    #[test]
+    fn users_and_tls_read_and_resolve() {
+        let hash = crate::broker::auth::hash_with("correct horse battery", 8, 1).expect("hash");
+        let text = with(&format!(
+            "[[broker.users]]\nname = \"dashboard\"\npassword_hash = \"{hash}\"\n\
+             [broker.tls]\nlisten = \"127.0.0.1:8883\"\ncert = \"tls/s.pem\"\n\
+             key = \"tls/s.key\"\n"
+        ));
+        let config = Config::from_str_at(&text, Path::new(ORIGIN)).expect("valid");
+        assert_eq!(config.broker.users.len(), 1);
+        assert_eq!(config.broker.users[0].name, "dashboard");
+        assert!(!format!("{:?}", config.broker.users[0]).contains("argon2"));
+        let tls = config.broker.tls.as_ref().expect("tls");
+        assert_eq!(config.resolve(&tls.key), Path::new("/etc/armory/tls/s.key"));
+        assert_eq!(
+            config.security.retired_key_grace,
+            crate::config::DEFAULT_RETIRED_KEY_GRACE
+        );
+    }
+
+    #[test]
+    fn bad_users_are_named_by_line_and_column() {
+        const ODD_BUT_VALID: &str = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        let text = with(&format!(
+            "[[broker.users]]\nname = \"locker-SLM-L1\"\npassword_hash = \"hunter2\"\n\
+             [[broker.users]]\nname = \"a b\"\npassword_hash = \"{ODD_BUT_VALID}\"\n",
+        ));
+        let found = problems(&text);
+        let keys: Vec<(&str, usize, usize)> = found
+            .iter()
+            .map(|p| (p.key.as_str(), p.line, p.column))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("broker.users.name", line_of(&text, "locker-SLM-L1"), 8),
+                ("broker.users.password_hash", line_of(&text, "hunter2"), 17),
+                ("broker.users.name", line_of(&text, "\"a b\""), 8),
+            ],
+            "{found:#?}"
+        );
+        assert!(found[0].message.contains("reserved"));
+        assert!(found[1].message.contains("hash-password"));
+    }
+
+    #[test]
+    fn tls_and_grace_mistakes_are_located() {
+        let text = with(
+            "[broker.tls]\nlisten = \"everywhere\"\ncert = \"\"\nkey = \"k.pem\"\n\
+             client_ca = \"ca.pem\"\n",
+        );
+        let found = problems(&text);
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "broker.tls.listen",
+                "broker.tls.cert",
+                "broker.tls.client_ca"
+            ]
+        );
+        assert_eq!(found[0].line, line_of(&text, "everywhere"));
+        assert!(found[2].message.contains("client-certs"), "{found:#?}");
+
+        let text = Config::default_toml().replace(
+            "# retired_key_grace_seconds = 604800",
+            "retired_key_grace_seconds = 99999999",
+        );
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].key, "security.retired_key_grace_seconds");
+        assert_eq!(found[0].line, line_of(&text, "99999999"));
+
+        let text =
+            with("[broker.tls]\nlisten = \"127.0.0.1:1\"\ncert = \"c\"\nkey = \"k\"\nport = 1\n");
+        let found = problems(&text);
+        assert_eq!(found[0].line, line_of(&text, "port = 1"), "{found:#?}");
+    }
+}
