@@ -274,7 +274,9 @@ impl CompartmentState {
                 })
                 .ok();
             if weapon_present {
-                self.held = None;
+                if self.held.take().is_some() {
+                    self.tell_locker_held(false);
+                }
                 happening.announce(services, "service_closed", "service_closed");
             } else {
                 self.pending = None;
@@ -432,6 +434,7 @@ impl CompartmentState {
             return;
         }
         self.held = Some(reason);
+        self.tell_locker_held(true);
         let mut happening = self.happening();
         happening.asset_tag = self.args.home_of.clone();
         let alert = crate::activity::Alert {
@@ -457,6 +460,16 @@ impl CompartmentState {
         );
         happening.compartment = Some(self.args.number);
         happening
+    }
+
+    fn tell_locker_held(&self, held: bool) {
+        let message = LockerMsg::Held {
+            compartment: self.args.number,
+            held,
+        };
+        if self.args.parent.cast(message).is_err() {
+            tracing::warn!(locker = %self.args.locker, "locker gone; hold not reported");
+        }
     }
 
     fn tell_locker(&self) {

@@ -107,6 +107,13 @@ pub enum LockerMsg {
     },
     /// Something changed; republish the locker's state.
     Changed,
+    /// A compartment is held locked (missing or wrong weapon), or released.
+    Held {
+        /// The compartment.
+        compartment: CompartmentNo,
+        /// Held or released.
+        held: bool,
+    },
     /// Is this badge locked out here? Answers when the lockout ends.
     LockedUntil {
         /// The badge.
@@ -182,6 +189,7 @@ pub struct LockerState {
     recent: RecentIds,
     lockouts: Lockouts,
     waiting: DualQueue,
+    held: HashSet<CompartmentNo>,
 }
 
 impl Actor for LockerActor {
@@ -264,6 +272,7 @@ impl Actor for LockerActor {
             recent: RecentIds::default(),
             lockouts: Lockouts::default(),
             waiting: DualQueue::default(),
+            held: HashSet::new(),
         })
     }
 
@@ -307,6 +316,13 @@ impl Actor for LockerActor {
                 let _ = reply.send(outcome);
             }
             LockerMsg::Changed => state.publish().await,
+            LockerMsg::Held { compartment, held } => {
+                if held {
+                    state.held.insert(compartment);
+                } else {
+                    state.held.remove(&compartment);
+                }
+            }
             LockerMsg::LockedUntil { badge, reply } => {
                 let now = state.services.clock.now();
                 let _ = reply.send(state.lockouts.locked_until(&badge, now));
@@ -554,7 +570,9 @@ impl LockerState {
             .await
             .into_iter()
             .filter(|(_, view)| {
-                view.class == weapon_class && view.condition == WeaponCondition::Available
+                view.class == weapon_class
+                    && view.condition == WeaponCondition::Available
+                    && !self.held.contains(&view.compartment)
             })
             .collect();
         candidates.sort_by(|(_, a), (_, b)| {

@@ -224,6 +224,20 @@ impl TestArmory {
         let sim = Simulator::start(sim_config)
             .await
             .expect("simulator starts");
+
+        // Every controller has been heard: its announcement is handled, so
+        // an event a test seals from now on counts above it.
+        let lockers = agency.armory.lockers.len();
+        observer
+            .wait_until("every controller online", |seen| {
+                let online: std::collections::BTreeSet<_> = seen
+                    .iter()
+                    .filter(|s| s.topic.ends_with("/state") && s.json()["controller"] == "online")
+                    .map(|s| s.topic.clone())
+                    .collect();
+                online.len() == lockers
+            })
+            .await;
         TestArmory {
             dir,
             service,
