@@ -257,3 +257,66 @@ async fn an_overdue_weapon_escalates_then_clears_on_return() {
     bench.pass(3 * HOUR).await;
     assert_eq!(bench.alerts().len(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_problem_found_at_sign_out_puts_the_weapon_back_quarantined() {
+    use armory_actors::ports::{ProblemCode, ProblemNote};
+    use armory_actors::protocol::WeaponCondition;
+    use armory_actors::rules::Reason;
+    use armory_actors::weapon::ReportEffect;
+
+    let mut bench = Bench::start(0, "2026-11-30").await;
+    let transaction = Uuid::new_v4();
+    let holder = EmployeeId::from("E40004");
+    ractor::call!(bench.weapon, |reply| WeaponMsg::Reserve {
+        transaction,
+        holder: holder.clone(),
+        reply
+    })
+    .expect("answers")
+    .expect("reserved");
+
+    let note = |reporter: &str| ProblemNote {
+        code: ProblemCode::Damaged,
+        text: Some("cracked housing".into()),
+        reporter: EmployeeId::from(reporter),
+        at: "2026-12-03T14:00:00Z".parse().expect("valid instant"),
+    };
+    // Someone who does not hold it cannot report on it.
+    let stranger = ractor::call!(bench.weapon, |reply| WeaponMsg::Report {
+        reporter: EmployeeId::from("E49999"),
+        deployments: Some(4),
+        problem: Some(note("E49999")),
+        reply
+    })
+    .expect("answers");
+    assert_eq!(stranger, Err(Reason::ReportNotHolder));
+
+    let effect = ractor::call!(bench.weapon, |reply| WeaponMsg::Report {
+        reporter: holder.clone(),
+        deployments: None,
+        problem: Some(note("E40004")),
+        reply
+    })
+    .expect("answers");
+    assert_eq!(effect, Ok(ReportEffect::PutBack));
+    assert_eq!(bench.status().await, ServiceStatus::Quarantined);
+    assert_eq!(bench.alerts(), ["weapon_quarantined"]);
+    assert_eq!(bench.audited(AuditAction::ProblemReport), ["damaged"]);
+
+    // The door closes on it: it stays, and is never offered again.
+    bench
+        .weapon
+        .cast(WeaponMsg::Release { transaction })
+        .expect("sent");
+    let view = ractor::call!(bench.weapon, WeaponMsg::Status).expect("answers");
+    assert_eq!(view.condition, WeaponCondition::Unavailable);
+    let refused = ractor::call!(bench.weapon, |reply| WeaponMsg::Reserve {
+        transaction: Uuid::new_v4(),
+        holder: holder.clone(),
+        reply
+    })
+    .expect("answers");
+    assert!(refused.is_err());
+    assert!(bench.audited(AuditAction::Deployment).is_empty());
+}
