@@ -52,6 +52,9 @@ pub const STORE_FILE: &str = "armory.sqlite3";
 
 /// Why a personnel change was not applied. In every case nothing of it
 /// is stored.
+///
+/// The underlying error is part of the message and deliberately not a
+/// `source`: `error: {:#}` on the command line then shows it once.
 #[derive(Debug, thiserror::Error)]
 pub enum PersonnelError {
     /// The file has faults, each with its file, line and column.
@@ -69,12 +72,12 @@ pub enum PersonnelError {
         employee_id: EmployeeId,
     },
     /// The PIN was refused; the message never repeats it.
-    #[error("the PIN for {employee_id} was not enrolled: {source}")]
+    #[error("the PIN for {employee_id} was not enrolled: {cause}")]
     Pin {
         /// Whose PIN.
         employee_id: EmployeeId,
         /// Why.
-        source: PinError,
+        cause: PinError,
     },
     /// There is no store at the configured place yet.
     #[error("no store at {}; `armory serve` creates it on its first start", path.display())]
@@ -83,28 +86,28 @@ pub enum PersonnelError {
         path: PathBuf,
     },
     /// The store failed.
-    #[error("{action}: {source}")]
+    #[error("{action}: {cause}")]
     Store {
         /// What was being done.
         action: &'static str,
         /// The store's error.
-        source: DbError,
+        cause: DbError,
     },
     /// The inbox folder could not be created.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}: {cause}", path.display())]
     Inbox {
         /// What was being done.
         action: &'static str,
         /// The folder.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The watch thread could not be started.
-    #[error("cannot start the personnel watch thread: {source}")]
+    #[error("cannot start the personnel watch thread: {cause}")]
     Thread {
         /// What the OS said.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -121,8 +124,8 @@ pub fn open_store(path: &Path) -> Result<Database, PersonnelError> {
             path: path.to_owned(),
         });
     }
-    Database::open(path).map_err(|source| PersonnelError::Store {
+    Database::open(path).map_err(|cause| PersonnelError::Store {
         action: "opening the store",
-        source,
+        cause,
     })
 }

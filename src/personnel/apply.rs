@@ -154,9 +154,9 @@ pub fn enrol_pin(
     at: Timestamp,
 ) -> Result<u64, PersonnelError> {
     // Hash before taking the write lock: argon2 is slow on purpose.
-    let phc = hash_pin(pin, cost).map_err(|source| PersonnelError::Pin {
+    let phc = hash_pin(pin, cost).map_err(|cause| PersonnelError::Pin {
         employee_id: employee_id.clone(),
-        source,
+        cause,
     })?;
 
     let tx = db
@@ -169,10 +169,10 @@ pub fn enrol_pin(
                 employee_id: employee_id.clone(),
             })
         }
-        Err(source) => {
+        Err(cause) => {
             return Err(PersonnelError::Store {
                 action: "storing the PIN hash",
-                source,
+                cause,
             })
         }
     }
@@ -188,7 +188,7 @@ pub fn enrol_pin(
 
 /// Wraps a store error with what was being done.
 fn store(action: &'static str) -> impl FnOnce(DbError) -> PersonnelError {
-    move |source| PersonnelError::Store { action, source }
+    move |cause| PersonnelError::Store { action, cause }
 }
 
 fn fault(file: &str, line: usize, column: &str, message: String) -> ImportError {

@@ -61,10 +61,10 @@ struct Candidate {
 impl Inbox {
     /// The inbox at `dir`, created (owner-only) if it is missing.
     pub(super) fn open(dir: &Path) -> Result<Inbox, PersonnelError> {
-        create_private_dir(dir).map_err(|source| PersonnelError::Inbox {
+        create_private_dir(dir).map_err(|cause| PersonnelError::Inbox {
             action: "creating the inbox",
             path: dir.to_owned(),
-            source,
+            cause,
         })?;
         Ok(Inbox {
             dir: dir.to_owned(),

@@ -112,7 +112,7 @@ impl PersonnelWatch {
         std::thread::Builder::new()
             .name("armory-personnel-watch".to_owned())
             .spawn(move || watcher.run(&stopped))
-            .map_err(|source| PersonnelError::Thread { source })?;
+            .map_err(|cause| PersonnelError::Thread { cause })?;
         Ok(PersonnelWatch { _stop: stop })
     }
 }
