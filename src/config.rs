@@ -138,6 +138,13 @@ pub struct TimingConfig {
     pub door_open_limit_seconds: u64,
     /// How long a command to a locker stays valid.
     pub command_lifetime_seconds: u64,
+    /// A controller silent this long is offline (optional, default 30).
+    pub heartbeat_timeout_seconds: u64,
+    /// Restarts of one child actor within the window before it is
+    /// isolated (optional, default 3).
+    pub max_restarts: u32,
+    /// The restart window (optional, default 60).
+    pub restart_window_seconds: u64,
 }
 
 /// The longest timeout the file may set: one day.
@@ -152,6 +159,18 @@ impl TimingConfig {
     /// The door-open limit, for tokio timers.
     pub fn door_open_limit(&self) -> Duration {
         Duration::from_secs(self.door_open_limit_seconds)
+    }
+
+    /// The actors' timing policy.
+    pub fn actor_timing(&self) -> armory_actors::services::Timing {
+        armory_actors::services::Timing {
+            unlock_window: self.unlock_window(),
+            command_lifetime: self.command_lifetime(),
+            door_open_limit: self.door_open_limit(),
+            heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout_seconds),
+            max_restarts: self.max_restarts,
+            restart_window: Duration::from_secs(self.restart_window_seconds),
+        }
     }
 
     /// A command's lifetime, to add to a timestamp.

@@ -24,7 +24,7 @@ use armory_actors::protocol::{
     topic, FleetSecret, ServiceStatePayload, Topic, SCHEMA_VERSION, SERVICE_MQTT_USER,
 };
 use armory_actors::rules::{self, PinHashCost};
-use armory_actors::services::{CommandCounter, PersonnelHandle, Services, Timing};
+use armory_actors::services::{CommandCounter, PersonnelHandle, Services};
 use armory_actors::tree::{self, ArmoryMsg};
 use ractor::ActorRef;
 
@@ -122,10 +122,7 @@ impl Service {
             clock: clock.clone(),
             personnel: personnel.clone(),
             fleet_secret: fleet_secret.clone(),
-            timing: Timing {
-                unlock_window: config.timing.unlock_window(),
-                command_lifetime: config.timing.command_lifetime(),
-            },
+            timing: config.timing.actor_timing(),
             commands: CommandCounter::starting_at(clock.now().as_microsecond().max(0) as u64),
             policy: std::sync::Arc::new(config.access.clone()),
             maintenance: std::sync::Arc::new(config.maintenance.clone()),

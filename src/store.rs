@@ -28,6 +28,7 @@ mod agency;
 mod audit;
 mod lifecycle;
 mod personnel;
+mod recovery;
 mod schema;
 mod weapons;
 mod writer;

@@ -26,6 +26,8 @@ use crate::protocol::{
 use crate::services::Services;
 use crate::weapon::WeaponMsg;
 
+mod faults;
+
 /// The compartment actor.
 pub struct CompartmentActor;
 
@@ -41,6 +43,8 @@ pub struct CompartmentArguments {
     pub home_of: Option<AssetTag>,
     /// The actor of the weapon whose home it is.
     pub home_weapon: Option<ActorRef<WeaponMsg>>,
+    /// The class of the weapon whose home it is.
+    pub home_class: Option<WeaponClass>,
     /// The locker's key, for sealing commands.
     pub key: LockerKey,
     /// Its locker, told when something changes.
@@ -58,6 +62,13 @@ pub struct CompartmentState {
     /// Why the compartment is held locked (missing or wrong weapon); only
     /// an armorer's service opening clears it.
     held: Option<&'static str>,
+    /// A door alarm (held open, forced open) until acknowledged and closed.
+    alarm: Option<&'static str>,
+    alarm_acknowledged: bool,
+    /// Door openings so far, to match held-open checks to their opening.
+    openings: u64,
+    /// Unlocks in a row whose door never opened; two mean a jammed lock.
+    failed_unlocks: u32,
 }
 
 /// A granted opening in progress.
@@ -76,6 +87,10 @@ pub struct PendingOpening {
     pub holder: EmployeeId,
     /// Whether the door has opened.
     pub door_opened: bool,
+    /// Resumed from the store after a restart: the door may have opened
+    /// while nobody was listening; if nothing is heard within the window,
+    /// the opening is closed out as interrupted.
+    pub resumed: bool,
 }
 
 /// Why a compartment refused to unlock.
@@ -106,6 +121,16 @@ pub enum CompartmentMsg {
     },
     /// An authenticated event from its hardware.
     Device(DeviceEvent),
+    /// A supervisor or armorer acknowledged the locker's alarms.
+    Acknowledge,
+    /// The door-open limit after opening number `opening` has passed.
+    DoorOpenCheck {
+        /// Which opening of the door (they are counted).
+        opening: u64,
+    },
+    /// Fail on purpose, for fault drills and their tests: reachable only
+    /// in-process, never from the bus.
+    FaultDrill,
     /// The unlock window of `transaction` has passed.
     WindowElapsed {
         /// The opening it was for.
@@ -120,7 +145,7 @@ impl Actor for CompartmentActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<CompartmentMsg>,
+        myself: ActorRef<CompartmentMsg>,
         args: CompartmentArguments,
     ) -> Result<CompartmentState, ActorProcessingErr> {
         // Unknown until the hardware speaks: never assume locked.
@@ -130,7 +155,13 @@ impl Actor for CompartmentActor {
             weapon_present: None,
             pending: None,
             held: None,
+            alarm: None,
+            alarm_acknowledged: false,
+            openings: 0,
+            failed_unlocks: 0,
         };
+        let mut state = state;
+        state.resume(&myself).await;
         state.publish();
         Ok(state)
     }
@@ -146,7 +177,16 @@ impl Actor for CompartmentActor {
                 let outcome = state.unlock(&myself, *opening);
                 let _ = reply.send(outcome);
             }
-            CompartmentMsg::Device(event) => state.on_device(event).await,
+            CompartmentMsg::Device(event) => state.on_device(&myself, event).await,
+            CompartmentMsg::DoorOpenCheck { opening } => state.door_open_check(opening).await,
+            CompartmentMsg::FaultDrill => {
+                // A deliberate failure for fault drills: the supervisor
+                // must restart this actor and the opening must resume.
+                return Err(From::from(
+                    "fault drill: compartment actor failed on purpose",
+                ));
+            }
+            CompartmentMsg::Acknowledge => state.acknowledge(),
             CompartmentMsg::WindowElapsed { transaction } => {
                 state.on_window_elapsed(transaction).await;
             }
@@ -202,22 +242,24 @@ impl CompartmentState {
         Ok(())
     }
 
-    async fn on_device(&mut self, event: DeviceEvent) {
+    async fn on_device(&mut self, myself: &ActorRef<CompartmentMsg>, event: DeviceEvent) {
         match event {
             DeviceEvent::DoorOpened => {
                 self.door = DoorState::Open;
+                self.openings = self.openings.wrapping_add(1);
+                let opening = self.openings;
+                myself.send_after(self.args.services.timing.door_open_limit, move || {
+                    CompartmentMsg::DoorOpenCheck { opening }
+                });
                 match &mut self.pending {
-                    Some(pending) => pending.door_opened = true,
+                    Some(pending) => {
+                        pending.door_opened = true;
+                        self.failed_unlocks = 0;
+                    }
                     None => {
-                        tracing::warn!(
-                            locker = %self.args.locker,
-                            compartment = self.args.number,
-                            "door opened without an unlock"
-                        );
-                        let happening = self.happening();
-                        happening
-                            .record_anomaly(&self.args.services, "door_opened_without_unlock")
-                            .await;
+                        let message =
+                            format!("{} opened without an unlock", self.compartment_name());
+                        self.raise_alarm("door_forced", message).await;
                     }
                 }
                 self.publish();
@@ -225,6 +267,7 @@ impl CompartmentState {
             DeviceEvent::DoorClosed { weapon_present } => {
                 self.door = DoorState::Closed;
                 self.weapon_present = Some(weapon_present);
+                self.clear_alarm_if_resolved();
                 self.publish();
                 if self.pending.is_some() {
                     self.on_door_closed(weapon_present).await;
@@ -363,11 +406,16 @@ impl CompartmentState {
     }
 
     async fn on_window_elapsed(&mut self, transaction: Uuid) {
-        let expired = self
-            .pending
-            .take_if(|pending| pending.transaction == transaction && !pending.door_opened);
+        let expired = self.pending.take_if(|pending| {
+            pending.transaction == transaction && (!pending.door_opened || pending.resumed)
+        });
         let Some(pending) = expired else {
             return;
+        };
+        let reason = if pending.resumed {
+            "interrupted"
+        } else {
+            "unlock_expired"
         };
 
         pending.weapon.cast(WeaponMsg::Release { transaction }).ok();
@@ -381,16 +429,15 @@ impl CompartmentState {
         happening.weapon_class = Some(pending.weapon_class);
         happening.transaction = Some(transaction);
         let services = &self.args.services;
-        let entry = happening.audit_entry(
-            AuditAction::UnlockExpired,
-            Decision::Recorded,
-            "unlock_expired",
-        );
+        let entry = happening.audit_entry(AuditAction::UnlockExpired, Decision::Recorded, reason);
         if let Err(error) = services.store.commit(entry, None).await {
             tracing::error!(locker = %self.args.locker, %error, "expiry not recorded");
         }
         metrics::counter!("armory_unlocks_expired_total").increment(1);
-        happening.announce(services, "unlock_expired", "unlock_expired");
+        happening.announce(services, "unlock_expired", reason);
+        if !pending.resumed {
+            self.unlock_failed().await;
+        }
         tracing::warn!(
             locker = %self.args.locker,
             compartment = self.args.number,
@@ -399,53 +446,6 @@ impl CompartmentState {
         );
         self.publish();
         self.tell_locker();
-    }
-
-    /// A door closed with no opening in progress: is what is inside what
-    /// the store says should be?
-    async fn check_contents(&mut self, weapon_present: bool) {
-        let Some(weapon) = &self.args.home_weapon else {
-            return;
-        };
-        let expected_in = match ractor::call!(weapon, crate::weapon::WeaponMsg::Status) {
-            Ok(view) => !matches!(
-                view.condition,
-                crate::protocol::WeaponCondition::SignedOut
-                    | crate::protocol::WeaponCondition::Reserved
-            ),
-            Err(_) => return,
-        };
-        if expected_in && !weapon_present {
-            let message = format!(
-                "{} closed empty but {} should be in it",
-                self.compartment_name(),
-                self.args
-                    .home_of
-                    .as_ref()
-                    .map_or("its weapon", |a| a.as_str())
-            );
-            self.hold("weapon_missing", message).await;
-        }
-    }
-
-    /// Holds the compartment locked, with an alert and an anomaly row.
-    async fn hold(&mut self, reason: &'static str, message: String) {
-        if self.held == Some(reason) {
-            return;
-        }
-        self.held = Some(reason);
-        self.tell_locker_held(true);
-        let mut happening = self.happening();
-        happening.asset_tag = self.args.home_of.clone();
-        let alert = crate::activity::Alert {
-            kind: reason,
-            severity: crate::protocol::Severity::Critical,
-            badge: None,
-            message,
-        };
-        happening.alert(&self.args.services, alert);
-        happening.record_anomaly(&self.args.services, reason).await;
-        self.publish();
     }
 
     fn compartment_name(&self) -> String {

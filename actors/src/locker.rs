@@ -12,6 +12,7 @@
 //! [`LockerMsg::FindHeld`], [`LockerMsg::Changed`].
 
 mod gatekeeping;
+mod health;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -135,6 +136,20 @@ pub enum LockerMsg {
         /// The badge.
         badge: BadgeUid,
     },
+    /// Time to check whether the controller is still heard from.
+    LivenessCheck,
+    /// Make a compartment actor fail on purpose (fault drills and their
+    /// tests); reachable only in-process, never from the bus.
+    FaultDrill {
+        /// The compartment.
+        compartment: CompartmentNo,
+    },
+    /// A supervisor or armorer acknowledges the locker's alarms (and, as
+    /// the technician's clear, brings isolated children back).
+    Acknowledge {
+        /// Done.
+        reply: RpcReplyPort<()>,
+    },
     /// A supervisor clears every lockout; answers how many were active.
     ClearLockouts {
         /// How many badges were locked out.
@@ -182,14 +197,48 @@ pub struct LockerState {
     key: LockerKey,
     services: Services,
     controller: Liveness,
+    last_heard: Option<tokio::time::Instant>,
     readers: HashMap<ReaderId, ActorRef<ReaderMsg>>,
     compartments: BTreeMap<CompartmentNo, ActorRef<CompartmentMsg>>,
-    weapons: Vec<(WeaponClass, ActorRef<WeaponMsg>)>,
+    weapons: Vec<(WeaponClass, ActorRef<WeaponMsg>, AssetTag)>,
+    homes: HashMap<CompartmentNo, Home>,
     counters: CounterWindow,
     recent: RecentIds,
     lockouts: Lockouts,
     waiting: DualQueue,
     held: HashSet<CompartmentNo>,
+    tamper_alarm: bool,
+    restarts: HashMap<ChildKey, VecDeque<tokio::time::Instant>>,
+    isolated: HashSet<ChildKey>,
+}
+
+/// The weapon whose home a compartment is: tag, actor, class.
+type Home = (AssetTag, ActorRef<WeaponMsg>, WeaponClass);
+
+/// Which child of the locker.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ChildKey {
+    Reader(ReaderId),
+    Compartment(CompartmentNo),
+    Weapon(AssetTag),
+}
+
+impl ChildKey {
+    fn kind(&self) -> &'static str {
+        match self {
+            ChildKey::Reader(_) => "reader",
+            ChildKey::Compartment(_) => "compartment",
+            ChildKey::Weapon(_) => "weapon",
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            ChildKey::Reader(reader) => reader.to_string(),
+            ChildKey::Compartment(number) => number.to_string(),
+            ChildKey::Weapon(tag) => tag.to_string(),
+        }
+    }
 }
 
 impl Actor for LockerActor {
@@ -212,76 +261,71 @@ impl Actor for LockerActor {
         let cell = myself.get_cell();
 
         let mut weapon_refs = Vec::new();
-        let mut homes: HashMap<CompartmentNo, (AssetTag, ActorRef<WeaponMsg>)> = HashMap::new();
+        let mut homes: HashMap<CompartmentNo, Home> = HashMap::new();
         for weapon in weapons {
-            let home = (weapon.compartment, weapon.asset_tag.clone());
-            let class = weapon.class;
+            let (number, tag, class) = (weapon.compartment, weapon.asset_tag.clone(), weapon.class);
             let arguments = WeaponArguments {
                 weapon,
                 services: services.clone(),
             };
             let (actor, _) =
                 Actor::spawn_linked(None, WeaponActor, arguments, cell.clone()).await?;
-            homes.insert(home.0, (home.1, actor.clone()));
-            weapon_refs.push((class, actor));
+            homes.insert(number, (tag.clone(), actor.clone(), class));
+            weapon_refs.push((class, actor, tag));
         }
 
-        let mut compartments = BTreeMap::new();
-        for number in 1..=locker.compartments.len() as CompartmentNo {
-            let arguments = CompartmentArguments {
-                site: site.clone(),
-                locker: locker.id.clone(),
-                number,
-                home_of: homes.get(&number).map(|(tag, _)| tag.clone()),
-                home_weapon: homes.get(&number).map(|(_, actor)| actor.clone()),
-                key: key.clone(),
-                parent: myself.clone(),
-                services: services.clone(),
-            };
-            let (actor, _) =
-                Actor::spawn_linked(None, CompartmentActor, arguments, cell.clone()).await?;
-            compartments.insert(number, actor);
-        }
-
-        let mut readers = HashMap::new();
-        for (reader, kind) in locker.reader_ids() {
-            let arguments = ReaderArguments {
-                site: site.clone(),
-                locker: locker.id.clone(),
-                reader: reader.clone(),
-                kind,
-                key: key.clone(),
-                parent: myself.clone(),
-                services: services.clone(),
-            };
-            let (actor, _) =
-                Actor::spawn_linked(None, ReaderActor, arguments, cell.clone()).await?;
-            readers.insert(reader, actor);
-        }
-
-        Ok(LockerState {
+        let mut state = LockerState {
             site,
             locker,
             key,
             services,
             controller: Liveness::Unknown,
-            readers,
-            compartments,
+            last_heard: None,
+            readers: HashMap::new(),
+            compartments: BTreeMap::new(),
             weapons: weapon_refs,
+            homes,
             counters: CounterWindow::default(),
             recent: RecentIds::default(),
             lockouts: Lockouts::default(),
             waiting: DualQueue::default(),
             held: HashSet::new(),
-        })
+            tamper_alarm: false,
+            restarts: HashMap::new(),
+            isolated: HashSet::new(),
+        };
+        for number in 1..=state.locker.compartments.len() as CompartmentNo {
+            state
+                .respawn(&myself, &ChildKey::Compartment(number))
+                .await?;
+        }
+        let readers: Vec<ReaderId> = state.locker.reader_ids().map(|(id, _)| id).collect();
+        for reader in readers {
+            state.respawn(&myself, &ChildKey::Reader(reader)).await?;
+        }
+        Ok(state)
     }
 
     async fn post_start(
         &self,
+        myself: ActorRef<LockerMsg>,
+        state: &mut LockerState,
+    ) -> Result<(), ActorProcessingErr> {
+        metrics::gauge!("armory_devices", "kind" => "controller", "state" => "unknown")
+            .increment(1.0);
+        let every = state.services.timing.heartbeat_timeout / 3;
+        myself.send_interval(every, || LockerMsg::LivenessCheck);
+        state.publish().await;
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
         _myself: ActorRef<LockerMsg>,
         state: &mut LockerState,
     ) -> Result<(), ActorProcessingErr> {
-        state.publish().await;
+        let word = health::word(state.controller);
+        metrics::gauge!("armory_devices", "kind" => "controller", "state" => word).decrement(1.0);
         Ok(())
     }
 
@@ -336,6 +380,21 @@ impl Actor for LockerActor {
                 let _ = reply.send(outcome);
             }
             LockerMsg::PinAccepted { badge } => state.lockouts.succeeded(&badge),
+            LockerMsg::LivenessCheck => state.check_liveness().await,
+            LockerMsg::FaultDrill { compartment } => {
+                if let Some(actor) = state.compartments.get(&compartment) {
+                    actor.cast(CompartmentMsg::FaultDrill).ok();
+                }
+            }
+            LockerMsg::Acknowledge { reply } => {
+                state.tamper_alarm = false;
+                state.reinstate(&myself).await;
+                for compartment in state.compartments.values() {
+                    compartment.cast(CompartmentMsg::Acknowledge).ok();
+                }
+                state.publish().await;
+                let _ = reply.send(());
+            }
             LockerMsg::ClearLockouts { reply } => {
                 let now = state.services.clock.now();
                 let _ = reply.send(state.lockouts.clear(now));
@@ -377,11 +436,12 @@ impl Actor for LockerActor {
 
     async fn handle_supervisor_evt(
         &self,
-        _myself: ActorRef<LockerMsg>,
+        myself: ActorRef<LockerMsg>,
         event: SupervisionEvent,
         state: &mut LockerState,
     ) -> Result<(), ActorProcessingErr> {
-        // A failed child stays down and is reported; its siblings go on.
+        // A failed child is restarted within budget, else isolated; its
+        // siblings go on either way.
         if let SupervisionEvent::ActorFailed(child, error) = event {
             tracing::error!(
                 locker = %state.locker.id,
@@ -389,7 +449,7 @@ impl Actor for LockerActor {
                 %error,
                 "child actor failed"
             );
-            metrics::counter!("armory_actor_failures_total", "parent" => "locker").increment(1);
+            state.child_failed(&myself, &child).await;
         }
         Ok(())
     }
@@ -411,10 +471,20 @@ impl LockerState {
             tracing::debug!(locker = %self.locker.id, event = %envelope.id, "redelivered event");
             return;
         }
+        // A last will is sealed when the controller connects, before the
+        // events it follows: it is exempt from the counter, not from the
+        // tag, the expiry or the duplicate check.
+        if envelope.body == DeviceEvent::ControllerOffline {
+            self.recent.insert(envelope.id);
+            return self
+                .went_offline("it said goodbye (or its last will)")
+                .await;
+        }
         if let Err(error) = self.counters.accept(&envelope.sender, envelope.counter) {
             return self.reject(error.code(), &error.to_string());
         }
         self.recent.insert(envelope.id);
+        self.heard().await;
 
         let kind = envelope.body.kind();
         metrics::counter!("armory_device_events_total", "kind" => kind).increment(1);
@@ -424,13 +494,8 @@ impl LockerState {
             (
                 Topic::ControllerEvent { .. },
                 DeviceEvent::ControllerOnline { .. } | DeviceEvent::Heartbeat,
-            ) => {
-                if self.controller != Liveness::Online {
-                    self.controller = Liveness::Online;
-                    tracing::info!(locker = %self.locker.id, "locker controller online");
-                    self.publish().await;
-                }
-            }
+            ) => {}
+            (Topic::ControllerEvent { .. }, DeviceEvent::Tamper) => self.tampered().await,
             (
                 Topic::ReaderEvent { reader, .. },
                 DeviceEvent::Scan {
@@ -441,7 +506,7 @@ impl LockerState {
                 },
             ) => {
                 let Some(actor) = self.readers.get(&reader) else {
-                    return self.reject("unknown_reader", "no such reader on this locker");
+                    return self.reject_missing(ChildKey::Reader(reader));
                 };
                 let scan = Scan {
                     event_id: envelope.id,
@@ -459,7 +524,7 @@ impl LockerState {
                 event @ (DeviceEvent::PanelReport { .. } | DeviceEvent::ServiceRecord { .. }),
             ) => {
                 let Some(actor) = self.readers.get(&reader) else {
-                    return self.reject("unknown_reader", "no such reader on this locker");
+                    return self.reject_missing(ChildKey::Reader(reader));
                 };
                 if actor.cast(ReaderMsg::Panel(envelope.id, event)).is_err() {
                     self.reject("reader_down", "reader actor is not running");
@@ -472,7 +537,7 @@ impl LockerState {
                 | DeviceEvent::WeaponTagRead { .. }),
             ) => {
                 let Some(actor) = self.compartments.get(&compartment) else {
-                    return self.reject("unknown_compartment", "no such compartment");
+                    return self.reject_missing(ChildKey::Compartment(compartment));
                 };
                 if actor.cast(CompartmentMsg::Device(event)).is_err() {
                     self.reject("compartment_down", "compartment actor is not running");
@@ -544,6 +609,85 @@ impl LockerState {
         );
     }
 
+    /// An event for a child that is not running: isolated, or unknown.
+    fn reject_missing(&self, key: ChildKey) {
+        if self.isolated.contains(&key) {
+            return self.reject("isolated", "the device's actor is isolated");
+        }
+        match key {
+            ChildKey::Reader(_) => self.reject("unknown_reader", "no such reader on this locker"),
+            _ => self.reject("unknown_compartment", "no such compartment"),
+        }
+    }
+
+    /// Which child an actor is.
+    fn child_key(&self, child: &ractor::ActorCell) -> Option<ChildKey> {
+        let id = child.get_id();
+        if let Some((reader, _)) = self.readers.iter().find(|(_, a)| a.get_id() == id) {
+            return Some(ChildKey::Reader(reader.clone()));
+        }
+        if let Some((number, _)) = self.compartments.iter().find(|(_, a)| a.get_id() == id) {
+            return Some(ChildKey::Compartment(*number));
+        }
+        self.weapons
+            .iter()
+            .find(|(_, actor, _)| actor.get_id() == id)
+            .map(|(_, _, tag)| ChildKey::Weapon(tag.clone()))
+    }
+
+    /// Spawns (or spawns again) a reader or compartment under this locker.
+    async fn respawn(
+        &mut self,
+        myself: &ActorRef<LockerMsg>,
+        key: &ChildKey,
+    ) -> Result<(), ractor::SpawnErr> {
+        let cell = myself.get_cell();
+        match key {
+            ChildKey::Reader(reader) => {
+                let kind = self
+                    .locker
+                    .reader_ids()
+                    .find(|(id, _)| id == reader)
+                    .map(|(_, kind)| kind)
+                    .ok_or_else(|| ractor::SpawnErr::StartupFailed("no such reader".into()))?;
+                let arguments = ReaderArguments {
+                    site: self.site.clone(),
+                    locker: self.locker.id.clone(),
+                    reader: reader.clone(),
+                    kind,
+                    key: self.key.clone(),
+                    parent: myself.clone(),
+                    services: self.services.clone(),
+                };
+                let (actor, _) = Actor::spawn_linked(None, ReaderActor, arguments, cell).await?;
+                self.readers.insert(reader.clone(), actor);
+            }
+            ChildKey::Compartment(number) => {
+                let home = self.homes.get(number);
+                let arguments = CompartmentArguments {
+                    site: self.site.clone(),
+                    locker: self.locker.id.clone(),
+                    number: *number,
+                    home_of: home.map(|(tag, _, _)| tag.clone()),
+                    home_weapon: home.map(|(_, actor, _)| actor.clone()),
+                    home_class: home.map(|(_, _, class)| *class),
+                    key: self.key.clone(),
+                    parent: myself.clone(),
+                    services: self.services.clone(),
+                };
+                let (actor, _) =
+                    Actor::spawn_linked(None, CompartmentActor, arguments, cell).await?;
+                self.compartments.insert(*number, actor);
+            }
+            ChildKey::Weapon(_) => {
+                return Err(ractor::SpawnErr::StartupFailed(
+                    "weapons are not restarted in place".into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+
     fn reject(&self, reason: &'static str, detail: &str) {
         metrics::counter!("armory_device_events_rejected_total", "reason" => reason).increment(1);
         tracing::warn!(locker = %self.locker.id, reason, detail, "device event rejected");
@@ -551,7 +695,7 @@ impl LockerState {
 
     async fn views(&self) -> Vec<(ActorRef<WeaponMsg>, WeaponView)> {
         let mut views = Vec::with_capacity(self.weapons.len());
-        for (_, weapon) in &self.weapons {
+        for (_, weapon, _) in &self.weapons {
             if let Ok(view) = ractor::call!(weapon, WeaponMsg::Status) {
                 views.push((weapon.clone(), view));
             }

@@ -139,6 +139,13 @@ pub enum AuditAction {
     Service,
     /// A weapon went overdue, escalated, or came back after being overdue.
     Overdue,
+    /// A door, lock or tamper alarm was raised.
+    Alarm,
+    /// A supervisor or armorer acknowledged the alarms of a locker.
+    AlarmAcknowledged,
+    /// A device or actor changed health: offline, online, restarted,
+    /// isolated, back in service.
+    DeviceHealth,
 }
 
 impl AuditAction {
@@ -161,6 +168,9 @@ impl AuditAction {
             AuditAction::ServiceDue => "service_due",
             AuditAction::Service => "service",
             AuditAction::Overdue => "overdue",
+            AuditAction::Alarm => "alarm",
+            AuditAction::AlarmAcknowledged => "alarm_acknowledged",
+            AuditAction::DeviceHealth => "device_health",
         }
     }
 }
@@ -351,9 +361,32 @@ pub enum StoreError {
     Closed,
 }
 
+/// A granted opening that has no completion in the trail yet: what a
+/// weapon and its compartment resume after a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenGrant {
+    /// The sign-out or return.
+    pub transaction: Uuid,
+    /// Sign-out or return.
+    pub purpose: crate::protocol::UnlockPurpose,
+    /// Who it was granted to (who holds the weapon, for a return).
+    pub holder: EmployeeId,
+    /// When it was granted.
+    pub granted_at: Timestamp,
+}
+
 /// One request to the store's writer.
 #[derive(Debug)]
 pub enum StoreRequest {
+    /// The open grant of a weapon, if any: the latest granted sign-out or
+    /// return of it with no `signed_out`, `returned`, `unlock_expired` or
+    /// anomaly row of the same transaction.
+    OpenGrant {
+        /// The weapon.
+        asset_tag: AssetTag,
+        /// The grant, if one is open.
+        reply: oneshot::Sender<Result<Option<OpenGrant>, StoreError>>,
+    },
     /// Append an audit row, apply the weapon change if any, in one
     /// transaction, durable before the reply.
     Commit {
@@ -377,6 +410,16 @@ impl Store {
     pub fn channel(capacity: usize) -> (Store, mpsc::Receiver<StoreRequest>) {
         let (tx, rx) = mpsc::channel(capacity);
         (Store { tx }, rx)
+    }
+
+    /// The open grant of a weapon, if any; see [`StoreRequest::OpenGrant`].
+    pub async fn open_grant(&self, asset_tag: AssetTag) -> Result<Option<OpenGrant>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(StoreRequest::OpenGrant { asset_tag, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Appends `entry` (and applies `change`) durably.

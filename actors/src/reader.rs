@@ -190,9 +190,10 @@ impl ReaderArguments {
         } else {
             "access_denied"
         };
-        let kind = if shown.reason == Reason::AwaitingSecondPerson
-            || shown.reason == Reason::LockoutsCleared
-        {
+        let kind = if matches!(
+            shown.reason,
+            Reason::AwaitingSecondPerson | Reason::LockoutsCleared | Reason::AlarmsAcknowledged
+        ) {
             "access_recorded"
         } else {
             kind
@@ -264,6 +265,7 @@ impl ReaderArguments {
             weapon_class: allocation.weapon_class,
             holder,
             door_opened: false,
+            resumed: false,
         };
         let asked = ractor::call!(allocation.compartment_actor, |reply| {
             CompartmentMsg::Unlock {
@@ -375,5 +377,6 @@ fn request_word(request: AccessRequest) -> &'static str {
         AccessRequest::Authorize => "authorize",
         AccessRequest::ClearLockouts => "clear_lockouts",
         AccessRequest::Service { .. } => "service",
+        AccessRequest::Acknowledge => "acknowledge",
     }
 }

@@ -80,6 +80,10 @@ pub enum Reason {
     ServiceRecorded,
     /// The panel's report was recorded.
     ReportRecorded,
+    /// The alarms of the locker were acknowledged.
+    AlarmsAcknowledged,
+    /// The compartment or reader is isolated after repeated faults.
+    DeviceIsolated,
 }
 
 impl Reason {
@@ -116,6 +120,8 @@ impl Reason {
         Reason::ServiceOpened,
         Reason::ServiceRecorded,
         Reason::ReportRecorded,
+        Reason::AlarmsAcknowledged,
+        Reason::DeviceIsolated,
     ];
 
     /// The stable code.
@@ -152,6 +158,8 @@ impl Reason {
             Reason::ServiceOpened => "service_opened",
             Reason::ServiceRecorded => "service_recorded",
             Reason::ReportRecorded => "report_recorded",
+            Reason::AlarmsAcknowledged => "alarms_acknowledged",
+            Reason::DeviceIsolated => "device_isolated",
         }
     }
 }

@@ -21,6 +21,16 @@ pub struct Timing {
     pub unlock_window: Duration,
     /// How long a command is valid after it is made.
     pub command_lifetime: SignedDuration,
+    /// A door open longer than this raises a held-open alarm.
+    pub door_open_limit: Duration,
+    /// A controller silent this long is offline (one missed heartbeat is
+    /// not: controllers beat every 10 seconds).
+    pub heartbeat_timeout: Duration,
+    /// A child actor restarted this many times within
+    /// [`Timing::restart_window`] is isolated instead.
+    pub max_restarts: u32,
+    /// The window of [`Timing::max_restarts`].
+    pub restart_window: Duration,
 }
 
 impl Default for Timing {
@@ -28,6 +38,10 @@ impl Default for Timing {
         Self {
             unlock_window: Duration::from_secs(30),
             command_lifetime: SignedDuration::from_secs(5),
+            door_open_limit: Duration::from_secs(120),
+            heartbeat_timeout: Duration::from_secs(30),
+            max_restarts: 3,
+            restart_window: Duration::from_secs(60),
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::domain::{AssetTag, CompartmentNo, EmployeeId, ServiceStatus, Weapon, 
 use crate::maintenance::{ServiceDue, ServiceRule, WhenDue};
 use crate::ports::WeaponChange;
 use crate::ports::{AuditAction, AuditEntry, Decision, ProblemNote, ServiceNote, StoreError};
-use crate::protocol::{Topic, WeaponCondition, WeaponStatePayload, SCHEMA_VERSION};
+use crate::protocol::{Topic, UnlockPurpose, WeaponCondition, WeaponStatePayload, SCHEMA_VERSION};
 use crate::rules::Reason;
 use crate::services::Services;
 
@@ -216,14 +216,49 @@ impl Actor for WeaponActor {
         myself: ActorRef<WeaponMsg>,
         args: WeaponArguments,
     ) -> Result<WeaponState, ActorProcessingErr> {
-        let condition = match (&args.weapon.holder, args.weapon.status) {
-            (Some(holder), _) => Condition::SignedOut {
+        let mut condition = match &args.weapon.holder {
+            Some(holder) => Condition::SignedOut {
                 holder: holder.clone(),
                 transaction: Uuid::nil(),
                 returning: None,
             },
-            (None, _) => Condition::InCompartment,
+            None => Condition::InCompartment,
         };
+
+        // A grant written ahead but never completed (the service or this
+        // actor restarted mid sign-out or return) resumes where it was.
+        match args
+            .services
+            .store
+            .open_grant(args.weapon.asset_tag.clone())
+            .await
+        {
+            Ok(Some(grant)) => {
+                condition = match (grant.purpose, condition) {
+                    (UnlockPurpose::SignOut, Condition::InCompartment) => Condition::Reserved {
+                        transaction: grant.transaction,
+                        holder: grant.holder,
+                    },
+                    (
+                        UnlockPurpose::Return,
+                        Condition::SignedOut {
+                            holder,
+                            transaction,
+                            ..
+                        },
+                    ) => Condition::SignedOut {
+                        holder,
+                        transaction,
+                        returning: Some(grant.transaction),
+                    },
+                    (_, unchanged) => unchanged,
+                };
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(weapon = %args.weapon.asset_tag, %error, "open grant not read");
+            }
+        }
         let rule = args.services.maintenance.class(args.weapon.class);
         let due = (args.weapon.status == ServiceStatus::NeedsService).then_some(ServiceDue::Days);
         let state = WeaponState {

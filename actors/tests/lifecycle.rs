@@ -35,10 +35,17 @@ impl Bench {
         let recorded = audit.clone();
         tokio::spawn(async move {
             let mut seq = 0;
-            while let Some(StoreRequest::Commit { entry, reply, .. }) = requests.recv().await {
-                seq += 1;
-                recorded.lock().expect("audit lock").push(entry);
-                let _ = reply.send(Ok(seq));
+            while let Some(request) = requests.recv().await {
+                match request {
+                    StoreRequest::Commit { entry, reply, .. } => {
+                        seq += 1;
+                        recorded.lock().expect("audit lock").push(entry);
+                        let _ = reply.send(Ok(seq));
+                    }
+                    StoreRequest::OpenGrant { reply, .. } => {
+                        let _ = reply.send(Ok(None));
+                    }
+                }
             }
         });
         let (bus, outbound) = Bus::channel(1024);

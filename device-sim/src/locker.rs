@@ -153,6 +153,14 @@ pub(crate) struct LockerHandle {
 }
 
 impl LockerHandle {
+    /// Publishes an event as this controller, through its own outbox and
+    /// counter (panel reports, tag reads, tamper, faults a test injects).
+    pub(crate) fn inject(&self, topic: Topic, body: DeviceEvent) -> Uuid {
+        let id = Uuid::new_v4();
+        self.shared.send_event(topic, id, body);
+        id
+    }
+
     /// Starts the controller's client and tasks; it connects in the
     /// background and announces itself on every ConnAck.
     pub(crate) fn spawn(

@@ -156,6 +156,20 @@ impl Simulator {
             .await
     }
 
+    /// Publishes `body` on `topic` as `locker`'s controller would, sealed
+    /// and counted in order with its other events: panel reports, tag
+    /// reads, a tamper switch, or a door event a test wants to fake.
+    pub async fn inject(
+        &self,
+        locker: &LockerId,
+        topic: armory_actors::protocol::Topic,
+        body: armory_actors::protocol::DeviceEvent,
+    ) -> Result<uuid::Uuid, SimError> {
+        let lockers = self.inner.lockers.read().await;
+        let handle = lockers.get(locker).ok_or_else(|| self.missing(locker))?;
+        Ok(handle.inject(topic, body))
+    }
+
     /// The kind of a reader.
     pub async fn reader_kind(
         &self,

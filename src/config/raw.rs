@@ -76,6 +76,24 @@ struct RawTiming {
     unlock_window_seconds: Spanned<u64>,
     door_open_limit_seconds: Spanned<u64>,
     command_lifetime_seconds: Spanned<u64>,
+    #[serde(default = "default_heartbeat_timeout")]
+    heartbeat_timeout_seconds: Spanned<u64>,
+    #[serde(default = "default_max_restarts")]
+    max_restarts: u32,
+    #[serde(default = "default_restart_window")]
+    restart_window_seconds: Spanned<u64>,
+}
+
+fn default_heartbeat_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 30)
+}
+
+fn default_max_restarts() -> u32 {
+    3
+}
+
+fn default_restart_window() -> Spanned<u64> {
+    Spanned::new(0..0, 60)
 }
 
 #[derive(Deserialize)]
@@ -181,6 +199,14 @@ impl RawConfig {
             "timing.command_lifetime_seconds",
             &timing.command_lifetime_seconds,
         );
+        checker.seconds(
+            "timing.heartbeat_timeout_seconds",
+            &timing.heartbeat_timeout_seconds,
+        );
+        checker.seconds(
+            "timing.restart_window_seconds",
+            &timing.restart_window_seconds,
+        );
 
         // argon2 itself wants at least 8 KiB (8 per lane, one lane here)
         // and one pass; the upper bound keeps one PIN check from taking
@@ -274,6 +300,9 @@ impl RawConfig {
                 unlock_window_seconds: *timing.unlock_window_seconds.get_ref(),
                 door_open_limit_seconds: *timing.door_open_limit_seconds.get_ref(),
                 command_lifetime_seconds: *timing.command_lifetime_seconds.get_ref(),
+                heartbeat_timeout_seconds: *timing.heartbeat_timeout_seconds.get_ref(),
+                max_restarts: timing.max_restarts,
+                restart_window_seconds: *timing.restart_window_seconds.get_ref(),
             },
             security: SecurityConfig {
                 pin_hash_memory_kib: memory_kib,

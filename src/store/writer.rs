@@ -68,30 +68,40 @@ fn run(mut db: Database, mut requests: mpsc::Receiver<StoreRequest>) {
     let mut zones = Zones::default();
 
     while let Some(first) = requests.blocking_recv() {
-        let mut batch = vec![pending(first)];
-        while batch.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(request) => batch.push(pending(request)),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            match request {
+                StoreRequest::Commit {
+                    entry,
+                    change,
+                    reply,
+                } => batch.push(Pending {
+                    entry,
+                    change,
+                    reply,
+                }),
+                // Reads are answered at once, from this same connection,
+                // so they see every commit made before them.
+                StoreRequest::OpenGrant { asset_tag, reply } => {
+                    let answer =
+                        super::recovery::open_grant(&db.conn, &asset_tag).map_err(|error| {
+                            StoreError::Failed {
+                                detail: error.to_string(),
+                            }
+                        });
+                    let _ = reply.send(answer);
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = requests.try_recv().ok();
             }
         }
-        commit_batch(&mut db.conn, &mut zones, batch);
+        if !batch.is_empty() {
+            commit_batch(&mut db.conn, &mut zones, batch);
+        }
     }
     tracing::info!(path = %db.path.display(), "store writer stopped");
-}
-
-fn pending(request: StoreRequest) -> Pending {
-    match request {
-        StoreRequest::Commit {
-            entry,
-            change,
-            reply,
-        } => Pending {
-            entry,
-            change,
-            reply,
-        },
-    }
 }
 
 /// Commits `batch` in one transaction and answers every request in it.

@@ -272,29 +272,34 @@ impl TestArmory {
             .await;
     }
 
-    /// Publishes a device event as `locker`'s controller would, sealed with
-    /// its key; returns the envelope's id and bytes (to deliver them again).
+    /// Publishes a device event as `locker`'s controller would (through
+    /// the simulator, in order with its other events); returns the
+    /// envelope's id and its bytes as seen on the bus, to deliver again.
     pub async fn send_event(
         &self,
         locker: &str,
         topic: &armory_actors::protocol::Topic,
         body: armory_actors::protocol::DeviceEvent,
     ) -> (uuid::Uuid, Vec<u8>) {
-        let locker = LockerId::from(locker);
-        let key = self.service.fleet_secret().locker_key(&locker);
+        let id = self
+            .sim
+            .inject(&LockerId::from(locker), topic.clone(), body)
+            .await
+            .expect("the simulator runs that locker");
         let name = topic.name();
-        let header = armory_actors::protocol::seal::Header {
-            id: uuid::Uuid::new_v4(),
-            sender: locker.as_str(),
-            counter: armory_device_sim::hardware::unix_micros(),
-            at: self.clock.now(),
-            lifetime: jiff::SignedDuration::from_secs(30),
-        };
-        let sealed =
-            armory_actors::protocol::SealedEnvelope::seal_with_id(&key, &name, header, body);
-        let bytes = sealed.to_bytes();
-        self.observer.publish(&name, bytes.clone(), false).await;
-        (sealed.id, bytes)
+        let wanted = id.to_string();
+        self.observer
+            .wait_until("the injected event", |seen| {
+                seen.iter()
+                    .any(|s| s.topic == name && s.json()["id"] == wanted.as_str())
+            })
+            .await;
+        let bytes = self
+            .observer
+            .matching(|s| s.topic == name && s.json()["id"] == wanted.as_str())
+            .remove(0)
+            .payload;
+        (id, bytes)
     }
 
     /// Alerts of `kind` seen on the bus.

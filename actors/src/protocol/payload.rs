@@ -26,6 +26,13 @@ pub enum DeviceEvent {
     },
     /// The controller is alive.
     Heartbeat,
+    /// The controller is going away (clean shutdown, or its last will,
+    /// sealed when it connected). Not subject to the counter, since a last
+    /// will is sealed before the events it follows; checked by tag and
+    /// expiry, and counted once by its id.
+    ControllerOffline,
+    /// The controller's tamper switch tripped (enclosure opened).
+    Tamper,
     /// A person presented credentials at a reader.
     Scan {
         /// The badge UID as read, hex.
@@ -102,6 +109,8 @@ impl DeviceEvent {
         match self {
             DeviceEvent::ControllerOnline { .. } => "controller_online",
             DeviceEvent::Heartbeat => "heartbeat",
+            DeviceEvent::ControllerOffline => "controller_offline",
+            DeviceEvent::Tamper => "tamper",
             DeviceEvent::Scan { .. } => "scan",
             DeviceEvent::DoorOpened => "door_opened",
             DeviceEvent::DoorClosed { .. } => "door_closed",
@@ -128,6 +137,10 @@ pub enum AccessRequest {
     Authorize,
     /// As a supervisor, clear every badge lockout at this locker.
     ClearLockouts,
+    /// As a supervisor or armorer, acknowledge the door and tamper alarms
+    /// of this locker; an alarm clears once acknowledged and its cause is
+    /// gone (the door closed).
+    Acknowledge,
     /// As an armorer, open a compartment to service its weapon (the only
     /// way to open a quarantined or held compartment).
     Service {

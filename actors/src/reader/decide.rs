@@ -57,6 +57,7 @@ impl ReaderArguments {
             AccessRequest::Authorize => AuditAction::DualAuthorization,
             AccessRequest::ClearLockouts => AuditAction::LockoutCleared,
             AccessRequest::Service { .. } => AuditAction::Service,
+            AccessRequest::Acknowledge => AuditAction::AlarmAcknowledged,
         };
         let mut verdict = Verdict {
             badge: None,
@@ -94,6 +95,7 @@ impl ReaderArguments {
             },
             AccessRequest::Authorize => self.authorize(&person, transaction).await,
             AccessRequest::ClearLockouts => self.clear_lockouts(&person).await,
+            AccessRequest::Acknowledge => self.acknowledge(&person).await,
             AccessRequest::Service { compartment } => {
                 self.service(&person, &badge, compartment, transaction)
                     .await
@@ -276,6 +278,22 @@ impl ReaderArguments {
                 authorized: None,
             },
             Ok(Err(reason)) | Err(reason) => Outcome::Denied(reason),
+        }
+    }
+
+    async fn acknowledge(&self, person: &Person) -> Outcome {
+        if let Err(reason) = rules::may_act(person) {
+            return Outcome::Denied(reason);
+        }
+        if !matches!(person.role, Role::Supervisor | Role::Armorer | Role::Admin) {
+            return Outcome::Denied(Reason::RoleNotPermitted);
+        }
+        match self
+            .ask_locker(|reply| LockerMsg::Acknowledge { reply })
+            .await
+        {
+            Ok(()) => Outcome::Recorded(Reason::AlarmsAcknowledged),
+            Err(reason) => Outcome::Denied(reason),
         }
     }
 

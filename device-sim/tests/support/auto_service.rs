@@ -246,6 +246,7 @@ impl Books {
             // A shift never asks for these.
             AccessRequest::Authorize
             | AccessRequest::ClearLockouts
+            | AccessRequest::Acknowledge
             | AccessRequest::Service { .. } => Err(Reason::BadRequest),
         }
     }

@@ -1,0 +1,61 @@
+//! What a restarted weapon or compartment resumes: the grant that was
+//! written ahead but never completed.
+//!
+//! A grant is open when the trail has the granted sign-out or return of a
+//! weapon and nothing that closes its transaction: no `signed_out`,
+//! `returned` or `unlock_expired` row and no anomaly of it. After a crash
+//! between the grant and the door closing, this is how the service knows
+//! that an officer may be standing at an open compartment.
+
+use armory_actors::domain::{AssetTag, EmployeeId};
+use armory_actors::ports::OpenGrant;
+use armory_actors::protocol::UnlockPurpose;
+use rusqlite::{Connection, OptionalExtension};
+use uuid::Uuid;
+
+use super::{parse_utc, DbError, SqlContext};
+
+/// The open grant of a weapon, if any.
+pub(super) fn open_grant(
+    conn: &Connection,
+    asset_tag: &AssetTag,
+) -> Result<Option<OpenGrant>, DbError> {
+    let row: Option<(String, String, Option<String>, String)> = conn
+        .query_row(
+            "SELECT g.transaction_id, g.action, g.employee_id, g.at_utc
+             FROM audit g
+             WHERE g.asset_tag = ?1 AND g.decision = 'granted'
+               AND g.action IN ('sign_out_request', 'return_request')
+               AND g.transaction_id IS NOT NULL
+               AND NOT EXISTS (
+                   SELECT 1 FROM audit c
+                   WHERE c.transaction_id = g.transaction_id
+                     AND c.action IN ('signed_out', 'returned', 'unlock_expired', 'anomaly'))
+             ORDER BY g.seq DESC LIMIT 1",
+            [asset_tag.as_str()],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .optional()
+        .context("looking for an open grant")?;
+    let Some((transaction, action, holder, at)) = row else {
+        return Ok(None);
+    };
+
+    let corrupt = |column: &'static str, detail: String| DbError::Corrupt {
+        table: "audit",
+        key: transaction.clone(),
+        column,
+        detail,
+    };
+    let purpose = match action.as_str() {
+        "return_request" => UnlockPurpose::Return,
+        _ => UnlockPurpose::SignOut,
+    };
+    Ok(Some(OpenGrant {
+        transaction: Uuid::parse_str(&transaction)
+            .map_err(|e| corrupt("transaction_id", e.to_string()))?,
+        purpose,
+        holder: EmployeeId(holder.ok_or_else(|| corrupt("employee_id", "empty".into()))?),
+        granted_at: parse_utc(&at).map_err(|e| corrupt("at_utc", e))?,
+    }))
+}
