@@ -493,6 +493,7 @@ impl CompartmentState {
             door: self.door,
             weapon_present: self.weapon_present,
             held: self.held.map(str::to_owned),
+            alarm: self.alarm.map(str::to_owned),
             at: self.args.services.clock.now(),
         };
         self.args.services.bus.publish_state(topic.name(), &payload);

@@ -254,9 +254,13 @@ pub struct CompartmentStatePayload {
     /// Presence sensor reading at the last door close, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weapon_present: Option<bool>,
-    /// Why it is held locked (`weapon_missing`, `wrong_weapon`), if it is.
+    /// Why it is held locked (`weapon_missing`, `wrong_weapon`,
+    /// `lock_jammed`), if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
+    /// The door alarm standing (`door_held_open`, `door_forced`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<String>,
     /// When this state was published.
     pub at: Timestamp,
 }

@@ -134,17 +134,22 @@ impl ReaderArguments {
             fingerprint_match: scan.fingerprint_match,
         };
 
-        // Argon2 is slow on purpose; keep it off the async workers.
+        // Argon2 is slow on purpose; keep it off the async workers. A
+        // fingerprint verdict needs no hashing and is checked in place.
         let personnel = self.services.personnel.snapshot();
         let kind = self.kind;
-        let checked = tokio::task::spawn_blocking(move || {
+        let checked = if credentials.pin.is_none() {
             rules::identify(&personnel, kind, &credentials).cloned()
-        })
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "identity check failed");
-            Reason::StoreUnavailable
-        })?;
+        } else {
+            tokio::task::spawn_blocking(move || {
+                rules::identify(&personnel, kind, &credentials).cloned()
+            })
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "identity check failed");
+                Reason::StoreUnavailable
+            })?
+        };
 
         match checked {
             Err(Reason::WrongPin) => {

@@ -1,0 +1,374 @@
+//! A whole locker on a bench: the real actor tree under tokio's paused
+//! clock, a store that keeps its audit rows in memory (and answers open
+//! grants from them, as the SQLite store does), a bus whose messages the
+//! test reads, and sealed device events sent straight to the router.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use armory_actors::clock::Clock;
+use armory_actors::directory::Directory;
+use armory_actors::domain::{
+    Armory, BadgeUid, Certification, CompartmentSize, EmployeeId, Locker, LockerId, Person,
+    PersonStatus, Personnel, ReaderKind, Role, ServiceStatus, Site, SiteId, Weapon, WeaponClass,
+};
+use armory_actors::ports::{
+    AuditAction, AuditEntry, Bus, Decision, OpenGrant, Outbound, Store, StoreRequest,
+};
+use armory_actors::protocol::seal::Header;
+use armory_actors::protocol::{
+    AccessRequest, DeviceEvent, FleetSecret, SealedEnvelope, Topic, UnlockPurpose,
+};
+use armory_actors::services::{CommandCounter, PersonnelHandle, Services, Timing};
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+pub const OFFICER_BADGE: &str = "0A0A0A0A";
+pub const SUPERVISOR_BADGE: &str = "0B0B0B0B";
+
+/// One locker, SLM-L1: two fingerprint readers, four compartments, three
+/// TASERs in compartments 1 to 3 (least used first).
+pub struct Bench {
+    pub directory: Directory,
+    pub audit: Arc<Mutex<Vec<AuditEntry>>>,
+    pub seen: Vec<Outbound>,
+    bus: mpsc::Receiver<Outbound>,
+    secret: FleetSecret,
+    clock: Clock,
+    counter: u64,
+}
+
+impl Bench {
+    pub async fn start() -> Bench {
+        let start: Timestamp = "2026-12-03T14:00:00Z".parse().expect("valid instant");
+        let clock = Clock::following_tokio(start);
+        let audit = Arc::new(Mutex::new(Vec::<AuditEntry>::new()));
+        let (store, requests) = Store::channel(256);
+        tokio::spawn(fake_store(requests, audit.clone()));
+        let (bus, outbound) = Bus::channel(16 * 1024);
+        let secret = FleetSecret::generate();
+        let services = Services {
+            bus,
+            store,
+            clock: clock.clone(),
+            personnel: PersonnelHandle::new(personnel()),
+            fleet_secret: secret.clone(),
+            timing: Timing::default(),
+            commands: CommandCounter::starting_at(0),
+            policy: Arc::default(),
+            maintenance: Arc::default(),
+        };
+        let (_root, directory) = armory_actors::tree::start(armory(), services)
+            .await
+            .expect("the tree starts");
+        let mut bench = Bench {
+            directory,
+            audit,
+            seen: Vec::new(),
+            bus: outbound,
+            secret,
+            clock,
+            counter: 1,
+        };
+        bench
+            .send(
+                controller(),
+                DeviceEvent::ControllerOnline {
+                    firmware: "1.0".into(),
+                    readers: vec!["R1".into(), "R2".into()],
+                    compartments: 4,
+                },
+            )
+            .await;
+        bench
+    }
+
+    /// Sends a sealed event as SLM-L1's controller and lets it be handled.
+    pub async fn send(&mut self, topic: Topic, body: DeviceEvent) {
+        let name = topic.name();
+        let locker = LockerId::from("SLM-L1");
+        let key = self.secret.locker_key(&locker);
+        self.counter += 1;
+        let header = Header {
+            id: Uuid::new_v4(),
+            sender: "SLM-L1",
+            counter: self.counter,
+            at: self.clock.now(),
+            lifetime: SignedDuration::from_secs(30),
+        };
+        let bytes = SealedEnvelope::seal_with_id(&key, &name, header, body).to_bytes();
+        self.directory.route(&name, bytes).expect("routed");
+        self.settle().await;
+    }
+
+    /// A scan at a reader (fingerprint readers: no PIN needed).
+    pub async fn scan(
+        &mut self,
+        reader: &str,
+        badge: &str,
+        request: AccessRequest,
+    ) -> serde_json::Value {
+        let before = self.outcomes(reader).len();
+        let body = DeviceEvent::Scan {
+            badge_uid: badge.into(),
+            pin_sealed: None,
+            fingerprint_match: Some(true),
+            request,
+        };
+        self.send(reader_topic(reader), body).await;
+        let outcomes = self.outcomes(reader);
+        assert_eq!(outcomes.len(), before + 1, "one outcome per scan");
+        outcomes[before].clone()
+    }
+
+    /// The door cycle of a compartment, as the hardware reports it.
+    pub async fn door_cycle(&mut self, compartment: u16, weapon_present: bool) {
+        self.send(compartment_topic(compartment), DeviceEvent::DoorOpened)
+            .await;
+        self.send(
+            compartment_topic(compartment),
+            DeviceEvent::DoorClosed { weapon_present },
+        )
+        .await;
+    }
+
+    /// Lets every actor finish what it was doing (the paused clock moves
+    /// one millisecond).
+    pub async fn settle(&mut self) {
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        while let Ok(message) = self.bus.try_recv() {
+            self.seen.push(message);
+        }
+    }
+
+    /// Lets time pass.
+    pub async fn pass(&mut self, span: Duration) {
+        tokio::time::sleep(span).await;
+        self.settle().await;
+    }
+
+    /// Bodies of the sealed commands sent to a reader's display.
+    pub fn outcomes(&self, reader: &str) -> Vec<serde_json::Value> {
+        let topic = format!("armory/v1/SLM/SLM-L1/command/reader/{reader}");
+        self.json_on(|t| t == topic)
+            .into_iter()
+            .map(|v| v["body"].clone())
+            .collect()
+    }
+
+    /// Unlock commands sent to any compartment.
+    pub fn unlocks(&self) -> usize {
+        self.json_on(|t| t.contains("/command/compartment/")).len()
+    }
+
+    /// Alert kinds raised, in order.
+    pub fn alerts(&self) -> Vec<String> {
+        self.json_on(|t| t.ends_with("/alert"))
+            .into_iter()
+            .map(|v| v["kind"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// The latest retained state on a topic suffix.
+    pub fn state(&self, suffix: &str) -> serde_json::Value {
+        self.json_on(|t| t.ends_with(suffix))
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Audit reasons of an action.
+    pub fn audited(&self, action: AuditAction) -> Vec<String> {
+        let audit = self.audit.lock().expect("audit lock");
+        audit
+            .iter()
+            .filter(|e| e.action == action)
+            .map(|e| e.reason.clone())
+            .collect()
+    }
+
+    /// Rows with this decision.
+    pub fn decided(&self, decision: Decision) -> usize {
+        let audit = self.audit.lock().expect("audit lock");
+        audit.iter().filter(|e| e.decision == decision).count()
+    }
+
+    fn json_on(&self, topic: impl Fn(&str) -> bool) -> Vec<serde_json::Value> {
+        self.seen
+            .iter()
+            .filter(|m| topic(&m.topic))
+            .filter_map(|m| serde_json::from_slice(&m.payload).ok())
+            .collect()
+    }
+}
+
+pub fn controller() -> Topic {
+    Topic::ControllerEvent {
+        site: "SLM".into(),
+        locker: "SLM-L1".into(),
+    }
+}
+
+pub fn reader_topic(reader: &str) -> Topic {
+    Topic::ReaderEvent {
+        site: "SLM".into(),
+        locker: "SLM-L1".into(),
+        reader: reader.into(),
+    }
+}
+
+pub fn compartment_topic(compartment: u16) -> Topic {
+    Topic::CompartmentEvent {
+        site: "SLM".into(),
+        locker: "SLM-L1".into(),
+        compartment,
+    }
+}
+
+pub fn sign_out() -> AccessRequest {
+    AccessRequest::SignOut {
+        weapon_class: WeaponClass::Cew,
+    }
+}
+
+/// A store that keeps rows in memory and answers open grants from them.
+async fn fake_store(
+    mut requests: mpsc::Receiver<StoreRequest>,
+    audit: Arc<Mutex<Vec<AuditEntry>>>,
+) {
+    let mut seq = 0;
+    while let Some(request) = requests.recv().await {
+        match request {
+            StoreRequest::Commit { entry, reply, .. } => {
+                let mut rows = audit.lock().expect("audit lock");
+                let repeated = entry.event_id.is_some()
+                    && rows.iter().any(|row| row.event_id == entry.event_id);
+                if repeated {
+                    let event_id = entry.event_id.unwrap_or_default();
+                    let _ = reply.send(Err(armory_actors::ports::StoreError::Duplicate {
+                        event_id,
+                    }));
+                    continue;
+                }
+                seq += 1;
+                rows.push(entry);
+                let _ = reply.send(Ok(seq));
+            }
+            StoreRequest::OpenGrant { asset_tag, reply } => {
+                let rows = audit.lock().expect("audit lock");
+                let closing = [
+                    AuditAction::SignedOut,
+                    AuditAction::Returned,
+                    AuditAction::UnlockExpired,
+                    AuditAction::Anomaly,
+                ];
+                let open = rows
+                    .iter()
+                    .rev()
+                    .filter(|r| r.asset_tag.as_ref() == Some(&asset_tag))
+                    .filter(|r| r.decision == Decision::Granted)
+                    .filter(|r| {
+                        matches!(
+                            r.action,
+                            AuditAction::SignOutRequest | AuditAction::ReturnRequest
+                        )
+                    })
+                    .find(|grant| {
+                        !rows.iter().any(|r| {
+                            r.transaction == grant.transaction && closing.contains(&r.action)
+                        })
+                    })
+                    .map(|grant| OpenGrant {
+                        transaction: grant.transaction.unwrap_or_default(),
+                        purpose: if grant.action == AuditAction::ReturnRequest {
+                            UnlockPurpose::Return
+                        } else {
+                            UnlockPurpose::SignOut
+                        },
+                        holder: grant.employee_id.clone().unwrap_or(EmployeeId::from("?")),
+                        granted_at: grant.at,
+                    });
+                let _ = reply.send(Ok(open));
+            }
+        }
+    }
+}
+
+fn armory() -> Armory {
+    let site = Site {
+        id: SiteId::from("SLM"),
+        name: "Salem Headquarters".into(),
+        timezone: "America/Los_Angeles".into(),
+    };
+    let locker = Locker {
+        site: site.id.clone(),
+        id: LockerId::from("SLM-L1"),
+        model: "UT-Series".into(),
+        compartments: vec![CompartmentSize::Small; 4],
+        readers: vec![ReaderKind::BadgeFingerprint, ReaderKind::BadgeFingerprint],
+    };
+    let weapon = |n: u16| Weapon {
+        asset_tag: format!("LL-0100{n}").as_str().into(),
+        serial_number: format!("AX{n}"),
+        make: "Axon".into(),
+        model: "TASER 10".into(),
+        class: WeaponClass::Cew,
+        site: site.id.clone(),
+        locker: locker.id.clone(),
+        compartment: n,
+        status: ServiceStatus::InService,
+        sign_outs_since_service: u32::from(n),
+        total_sign_outs: u32::from(n),
+        deployments_since_service: 0,
+        last_service_date: "2026-11-01".parse().expect("valid date"),
+        holder: None,
+    };
+    let mut armory = Armory::default();
+    for n in 1..=3 {
+        let w = weapon(n);
+        armory.weapons.insert(w.asset_tag.clone(), w);
+    }
+    armory.lockers.insert(locker.id.clone(), locker);
+    armory.sites.insert(site.id.clone(), site);
+    armory
+}
+
+fn personnel() -> Personnel {
+    let person = |id: &str, role, badge: &str| Person {
+        employee_id: EmployeeId::from(id),
+        last_name: "Doe".into(),
+        first_name: "Sam".into(),
+        rank: "Trooper".into(),
+        role,
+        home_site: SiteId::from("SLM"),
+        status: PersonStatus::Active,
+        badge: BadgeUid::parse(badge).expect("valid badge"),
+        hire_date: "2015-01-01".parse().expect("valid date"),
+    };
+    let mut personnel = Personnel::default();
+    for p in [
+        person("E1", Role::Officer, OFFICER_BADGE),
+        person("E2", Role::Supervisor, SUPERVISOR_BADGE),
+        person("E3", Role::Officer, "0C0C0C0C"),
+    ] {
+        let cert = Certification {
+            employee_id: p.employee_id.clone(),
+            course_code: "LL-CEW".into(),
+            class: WeaponClass::Cew,
+            completed_on: "2026-01-01".parse().expect("valid date"),
+            expires_at: "2027-01-01T00:00:00Z".parse().expect("valid instant"),
+            instructor: EmployeeId::from("E9"),
+        };
+        personnel
+            .certifications
+            .insert(p.employee_id.clone(), vec![cert]);
+        personnel.people.insert(p.employee_id.clone(), p);
+    }
+    let _: BTreeMap<(), ()> = BTreeMap::new();
+    personnel
+}
