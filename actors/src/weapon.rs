@@ -272,6 +272,14 @@ impl Actor for WeaponActor {
         };
         state.publish();
         myself.send_interval(DUE_CHECK_EVERY, || WeaponMsg::DueCheck);
+
+        // Out when the service started: its overdue count starts again now
+        // (the store keeps the sign-out time; the timer does not survive).
+        if let Condition::SignedOut { transaction, .. } = state.condition {
+            myself.send_after(state.rule.expected_return(), move || {
+                WeaponMsg::OverdueCheck { transaction }
+            });
+        }
         Ok(state)
     }
 
