@@ -6,7 +6,7 @@ mod harness;
 
 use armory_actors::domain::{LockerId, ReaderId};
 use armory_actors::protocol::seal::Header;
-use armory_actors::protocol::{AccessRequest, DeviceEvent, SealedEnvelope};
+use armory_actors::protocol::{AccessRequest, DeviceEvent, SealedEnvelope, Topic};
 use harness::TestArmory;
 use jiff::SignedDuration;
 use uuid::Uuid;
@@ -81,38 +81,46 @@ async fn garbage_is_refused_counted_and_harmless() {
                 scan.clone(),
             ),
         ),
-        // A reader the locker does not have, correctly sealed.
-        (
-            "armory/v1/SLM/SLM-L1/event/reader/R9".into(),
-            sealed(
-                &armory,
-                "armory/v1/SLM/SLM-L1/event/reader/R9",
-                &locker,
-                scan.clone(),
-            ),
-        ),
-        // A compartment the locker does not have, correctly sealed.
-        (
-            "armory/v1/SLM/SLM-L1/event/compartment/99".into(),
-            sealed(
-                &armory,
-                "armory/v1/SLM/SLM-L1/event/compartment/99",
-                &locker,
-                DeviceEvent::DoorOpened,
-            ),
-        ),
-        // A door event on a reader's topic.
-        (
-            reader_topic.into(),
-            sealed(&armory, reader_topic, &locker, DeviceEvent::DoorOpened),
-        ),
         // Too large.
         (reader_topic.into(), vec![b' '; 64 * 1024 - 200]),
     ];
-    let sent = hostile.len() as u64;
     for (topic, payload) in hostile {
         armory.observer.publish(&topic, payload, false).await;
     }
+
+    // Correctly sealed, in order with the locker's own events (through the
+    // simulated controller), but naming what the locker does not have, or
+    // on the wrong kind of topic.
+    let correctly_sealed = [
+        (
+            Topic::ReaderEvent {
+                site: "SLM".into(),
+                locker: locker.clone(),
+                reader: ReaderId::from("R9"),
+            },
+            scan.clone(),
+        ),
+        (
+            Topic::CompartmentEvent {
+                site: "SLM".into(),
+                locker: locker.clone(),
+                compartment: 99,
+            },
+            DeviceEvent::DoorOpened,
+        ),
+        (
+            Topic::ReaderEvent {
+                site: "SLM".into(),
+                locker: locker.clone(),
+                reader: ReaderId::from("R1"),
+            },
+            DeviceEvent::DoorOpened,
+        ),
+    ];
+    for (topic, body) in correctly_sealed {
+        armory.send_event("SLM-L1", &topic, body).await;
+    }
+    let sent = 9;
 
     // The locker still serves a genuine officer afterwards (and so has
     // handled everything sent before, in order).
