@@ -8,11 +8,8 @@ mod harness;
 use armory::store::AuditFilter;
 use armory_actors::domain::{LockerId, Person, ReaderKind, ServiceStatus, WeaponClass};
 use armory_actors::ports::{AuditAction, Decision};
-use armory_actors::protocol::seal::Header;
-use armory_actors::protocol::{AccessRequest, DeviceEvent, SealedEnvelope, Topic};
+use armory_actors::protocol::{AccessRequest, DeviceEvent, Topic};
 use harness::TestArmory;
-use jiff::SignedDuration;
-use uuid::Uuid;
 
 fn count(armory: &TestArmory, action: AuditAction, decision: Decision) -> usize {
     armory
@@ -104,36 +101,24 @@ async fn two_officers_race_for_the_last_weapon() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_scan_counts_once() {
     let armory = TestArmory::start().await;
-    let locker = LockerId::from("SLM-L1");
-    let (officer, class, pin) = armory.officer_for("SLM-L1", &[]);
+    let (officer, class, _) = armory.officer_for("SLM-L2", &[]);
 
-    // The scan the reader would send, sealed with SLM-L1's key.
-    let key = armory.service.fleet_secret().locker_key(&locker);
+    // The scan SLM-L2's fingerprint reader sends, through the simulated
+    // controller (sealed, counted in order), then delivered a second time
+    // as after a lost PUBACK.
     let topic = Topic::ReaderEvent {
         site: "SLM".into(),
-        locker: locker.clone(),
-        reader: TestArmory::reader("R1"),
-    }
-    .name();
-    let id = Uuid::new_v4();
+        locker: LockerId::from("SLM-L2"),
+        reader: TestArmory::reader("R2"),
+    };
     let body = DeviceEvent::Scan {
         badge_uid: officer.badge.reveal().to_owned(),
-        pin_sealed: Some(key.seal_pin(&pin, &id)),
-        fingerprint_match: None,
+        pin_sealed: None,
+        fingerprint_match: Some(true),
         request: sign_out(class),
     };
-    let header = Header {
-        id,
-        sender: locker.as_str(),
-        counter: armory_device_sim::hardware::unix_micros(),
-        at: armory.clock.now(),
-        lifetime: SignedDuration::from_secs(30),
-    };
-    let bytes = SealedEnvelope::seal_with_id(&key, &topic, header, body).to_bytes();
-
-    // Delivered twice, as after a lost PUBACK.
-    armory.observer.publish(&topic, bytes.clone(), false).await;
-    armory.observer.publish(&topic, bytes, false).await;
+    let (_, bytes) = armory.send_event("SLM-L2", &topic, body).await;
+    armory.observer.publish(&topic.name(), bytes, false).await;
 
     armory
         .observer
@@ -154,7 +139,7 @@ async fn a_redelivered_scan_counts_once() {
     assert_eq!(armory.unlock_commands().len(), 1);
     let outcomes = armory
         .observer
-        .matching(|s| s.topic.ends_with("/command/reader/R1"));
+        .matching(|s| s.topic.ends_with("SLM-L2/command/reader/R2"));
     assert_eq!(outcomes.len(), 1, "the reader was answered once");
     armory.stop().await;
 }
