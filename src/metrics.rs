@@ -2,13 +2,14 @@
 //! description of every metric the service emits.
 //!
 //! Labels are bounded by construction: decision, reason code, weapon
-//! class, event kind, rejection reason, parent kind. No badge, person,
+//! class, event kind, rejection reason, parent kind, device kind and
+//! liveness state. No badge, person,
 //! weapon or transaction id is ever a label.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use metrics::{describe_counter, describe_histogram, Unit};
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Why metrics could not start.
@@ -123,6 +124,20 @@ fn describe() {
     describe_counter!(
         "armory_actor_failures_total",
         "Actor failures, by parent kind."
+    );
+    describe_counter!(
+        "armory_actor_restarts_total",
+        "Failed reader or compartment actors restarted by their locker, by kind."
+    );
+    describe_counter!(
+        "armory_actor_isolations_total",
+        "Actors isolated after failing past the restart budget (or a weapon actor at its \
+         first failure), by kind; isolated until a supervisor acknowledges the locker."
+    );
+    describe_gauge!(
+        "armory_devices",
+        "Devices by kind and liveness state (controller: unknown until first heard, online, \
+         offline after its last will or past the heartbeat timeout)."
     );
     describe_counter!(
         "armory_bus_dropped_total",

@@ -78,14 +78,18 @@ impl Exposed {
     }
 }
 
-/// The `.rs` files of the folders that emit metrics, with their paths.
+/// The `.rs` files under the folders that emit metrics, nested modules
+/// (`locker/health.rs`, `broker/auth.rs`) included, with their paths.
 fn emitting_sources() -> Vec<(String, String)> {
     let mut files = Vec::new();
-    for folder in ["actors/src", "src", "src/store"] {
-        let entries = std::fs::read_dir(root().join(folder)).expect("source folder is listable");
+    let mut folders = vec![root().join("actors/src"), root().join("src")];
+    while let Some(folder) = folders.pop() {
+        let entries = std::fs::read_dir(&folder).expect("source folder is listable");
         for entry in entries {
             let path = entry.expect("directory entry").path();
-            if path.extension().is_some_and(|e| e == "rs") {
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
                 let relative = path.strip_prefix(root()).expect("under the root");
                 let relative = relative.display().to_string();
                 files.push((relative.clone(), read(&relative)));
