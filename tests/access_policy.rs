@@ -188,7 +188,8 @@ async fn wrong_pins_lock_a_badge_out_until_time_or_a_supervisor_clears_it() {
     assert!(outcome.granted(), "{:?}", outcome.answer);
 
     // Locked out again, the lockout ends by itself after its period.
-    let (other, other_class, other_pin) = armory.officer_for("SLM-L1", &[officer.clone()]);
+    let (other, other_class, other_pin) =
+        armory.officer_for("SLM-L1", std::slice::from_ref(&officer));
     for _ in 0..3 {
         scan(
             &armory,
@@ -311,7 +312,8 @@ dual_authorization = { roles = ["supervisor"], window_seconds = 2 }
             && r.entry.reason == "second_person_authorized"));
 
     // A request nobody authorizes lapses after its window, audited.
-    let (late, _, late_pin) = armory.officer_for_class("SLM-L1", rifle, &[officer.clone()]);
+    let (late, _, late_pin) =
+        armory.officer_for_class("SLM-L1", rifle, std::slice::from_ref(&officer));
     let waiting = scan(
         &armory,
         "SLM-L1",

@@ -391,7 +391,7 @@ pub enum StoreRequest {
     /// transaction, durable before the reply.
     Commit {
         /// The row to append.
-        entry: AuditEntry,
+        entry: Box<AuditEntry>,
         /// The weapon change committed with it.
         change: Option<WeaponChange>,
         /// Receives the new row's sequence number.
@@ -430,7 +430,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let (reply, answer) = oneshot::channel();
         let request = StoreRequest::Commit {
-            entry,
+            entry: Box::new(entry),
             change,
             reply,
         };

@@ -80,10 +80,11 @@ enum Condition {
     },
 }
 
+/// How far an overdue sign-out has gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Overdue {
     No,
-    Overdue,
+    Late,
     Escalated,
 }
 

@@ -39,7 +39,7 @@ impl Bench {
                 match request {
                     StoreRequest::Commit { entry, reply, .. } => {
                         seq += 1;
-                        recorded.lock().expect("audit lock").push(entry);
+                        recorded.lock().expect("audit lock").push(*entry);
                         let _ = reply.send(Ok(seq));
                     }
                     StoreRequest::OpenGrant { reply, .. } => {

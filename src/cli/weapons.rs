@@ -90,7 +90,7 @@ fn open(place: &Where) -> anyhow::Result<(Config, Database)> {
 
 fn print_table(lines: &[&WeaponLine]) {
     println!(
-        "{:<10} {:<16} {:<5} {:<8} {:>4} {:<15} {:>8} {:>6} {:<11} {:<8} {:<20} {}",
+        "{:<10} {:<16} {:<5} {:<8} {:>4} {:<15} {:>8} {:>6} {:<11} {:<8} {:<20} problem",
         "weapon",
         "class",
         "site",
@@ -102,7 +102,6 @@ fn print_table(lines: &[&WeaponLine]) {
         "serviced",
         "holder",
         "out since",
-        "problem"
     );
     for line in lines {
         println!(

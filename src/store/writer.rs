@@ -77,7 +77,7 @@ fn run(mut db: Database, mut requests: mpsc::Receiver<StoreRequest>) {
                     change,
                     reply,
                 } => batch.push(Pending {
-                    entry,
+                    entry: *entry,
                     change,
                     reply,
                 }),

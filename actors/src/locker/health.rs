@@ -16,8 +16,6 @@
 //! budget. A failed weapon actor is isolated at once: its state lives in
 //! the store and comes back with the next service start.
 
-use std::collections::VecDeque;
-
 use ractor::{ActorCell, ActorRef};
 use tokio::time::Instant;
 
@@ -109,10 +107,7 @@ impl LockerState {
 
         let budget = self.services.timing.max_restarts as usize;
         let window = self.services.timing.restart_window;
-        let history = self
-            .restarts
-            .entry(key.clone())
-            .or_insert_with(VecDeque::new);
+        let history = self.restarts.entry(key.clone()).or_default();
         history.retain(|at| at.elapsed() <= window);
         let within_budget = history.len() < budget && !matches!(key, ChildKey::Weapon(_));
 

@@ -221,7 +221,7 @@ impl WeaponState {
         if !still_out || self.overdue != Overdue::No {
             return;
         }
-        self.overdue = Overdue::Overdue;
+        self.overdue = Overdue::Late;
         self.overdue_alert(transaction, "weapon_overdue", Severity::Warning)
             .await;
         myself.send_after(self.rule.escalate_after(), move || {
@@ -235,7 +235,7 @@ impl WeaponState {
             &self.condition,
             Condition::SignedOut { transaction: out, .. } if *out == transaction
         );
-        if !still_out || self.overdue != Overdue::Overdue {
+        if !still_out || self.overdue != Overdue::Late {
             return;
         }
         self.overdue = Overdue::Escalated;

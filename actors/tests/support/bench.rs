@@ -256,7 +256,7 @@ async fn fake_store(
                     continue;
                 }
                 seq += 1;
-                rows.push(entry);
+                rows.push(*entry);
                 let _ = reply.send(Ok(seq));
             }
             StoreRequest::OpenGrant { asset_tag, reply } => {

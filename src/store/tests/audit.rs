@@ -19,7 +19,7 @@ fn commit_all(db: Database, entries: &[AuditEntry]) -> Vec<i64> {
     for entry in entries {
         let (reply, answer) = oneshot::channel();
         let request = StoreRequest::Commit {
-            entry: entry.clone(),
+            entry: Box::new(entry.clone()),
             change: None,
             reply,
         };

@@ -26,7 +26,7 @@ fn queue(
     let (reply, answer) = oneshot::channel();
     requests
         .try_send(StoreRequest::Commit {
-            entry,
+            entry: Box::new(entry),
             change,
             reply,
         })
