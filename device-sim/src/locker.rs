@@ -8,7 +8,9 @@
 //! announces the controller, and opens, checks and carries out commands.
 //! The outbox task seals and publishes every event in one order, so that
 //! counters reach the broker strictly increasing. The heartbeat task says
-//! the controller is alive every few seconds while connected.
+//! the controller is alive every few seconds while connected. Every
+//! connection carries a freshly sealed last will (see `will`), and a clean
+//! shutdown says goodbye through the outbox before it disconnects.
 //!
 //! Scans (see `scanning`) and door closes wait on the shared state through
 //! one-shot and watch channels; the state's lock is held only for short,
@@ -19,6 +21,7 @@ mod connection;
 mod cycles;
 mod outbox;
 mod scanning;
+mod will;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,11 +37,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::hardware::Compartment;
+use crate::hardware::{Compartment, EventCounter};
 use crate::report::SimStats;
 use crate::SimConfig;
 
-pub(crate) use outbox::OutgoingEvent;
+pub(crate) use outbox::{OutboxItem, OutgoingEvent};
 
 /// The firmware version the simulated controllers report.
 const FIRMWARE: &str = concat!("armory-device-sim/", env!("CARGO_PKG_VERSION"));
@@ -92,6 +95,8 @@ struct Slot {
 struct LockerState {
     slots: Vec<Slot>,
     window: CounterWindow,
+    /// The counter of this controller's events and of its last wills.
+    counter: EventCounter,
     pending_scans: HashMap<Uuid, PendingScan>,
     stats: SimStats,
     rng: StdRng,
@@ -105,7 +110,7 @@ pub(crate) struct Shared {
     readers: Vec<(ReaderId, ReaderKind)>,
     handling_delay: (Duration, Duration),
     clock: armory_actors::clock::Clock,
-    outbox: mpsc::UnboundedSender<OutgoingEvent>,
+    outbox: mpsc::UnboundedSender<OutboxItem>,
     connected: watch::Sender<bool>,
     state: Mutex<LockerState>,
 }
@@ -121,8 +126,8 @@ impl Shared {
 
     /// Queues an event for the outbox; after shutdown it is dropped.
     fn send_event(&self, topic: Topic, id: Uuid, body: DeviceEvent) {
-        let event = OutgoingEvent { topic, id, body };
-        if self.outbox.send(event).is_err() {
+        let event = Box::new(OutgoingEvent { topic, id, body });
+        if self.outbox.send(OutboxItem::Event(event)).is_err() {
             tracing::debug!(locker = %self.id, "outbox closed, event dropped");
         }
     }
@@ -205,6 +210,7 @@ impl LockerHandle {
             state: Mutex::new(LockerState {
                 slots,
                 window: CounterWindow::default(),
+                counter: EventCounter::new(),
                 pending_scans: HashMap::new(),
                 stats: SimStats::default(),
                 rng: StdRng::seed_from_u64(seed),
@@ -260,8 +266,13 @@ impl LockerHandle {
         self.shared.state().stats.clone()
     }
 
-    /// Queues a clean DISCONNECT; the connection task sends it and ends.
+    /// Says goodbye and disconnects cleanly: the outbox publishes
+    /// `ControllerOffline` after every event queued before, then queues the
+    /// DISCONNECT, which the connection task sends before it ends.
     pub(crate) fn request_disconnect(&self) {
+        if self.shared.outbox.send(OutboxItem::Farewell).is_ok() {
+            return;
+        }
         if self.client.try_disconnect().is_err() {
             tracing::debug!(locker = %self.shared.id, "disconnect not queued");
         }

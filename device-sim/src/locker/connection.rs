@@ -4,8 +4,10 @@
 //! this task waits a capped, jittered, doubling delay first, so that fifty
 //! lockers do not hammer a broker that is restarting. It never publishes
 //! itself (that could wait on the very channel it drains): ConnAcks and
-//! incoming publishes go to the controller task. It ends after the clean
-//! DISCONNECT of a shutdown.
+//! incoming publishes go to the controller task. Before every connection
+//! attempt it gives the options a freshly sealed last will (see `will`). It
+//! never gives up on a broker that is gone: it ends only after the clean
+//! DISCONNECT of a shutdown, at shutdown, or when the controller task ends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +37,11 @@ pub(super) async fn run(
     let mut backoff = FIRST_BACKOFF;
 
     loop {
+        // No connection: this poll connects, carrying a will sealed now.
+        if eventloop.network.is_none() {
+            eventloop.mqtt_options.set_last_will(shared.last_will());
+        }
+
         let event = eventloop.poll().await;
         let stopping = *shutdown.borrow();
         match event {
