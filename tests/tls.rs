@@ -2,6 +2,10 @@
 //! simulated lockers connect to the TLS listener trusting only that CA, and
 //! a sign-out works. A plain MQTT client on the TLS port, and a TLS client
 //! without credentials, get no CONNACK.
+//!
+//! Built with `--features client-certs`, the listener also requires a
+//! client certificate from the same CA: the lockers present one, and a
+//! client with the right login but no certificate is refused.
 
 #[path = "support/harness.rs"]
 mod harness;
@@ -18,9 +22,18 @@ use harness::{Observer, TestArmory};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, TlsConfiguration, Transport};
 
-/// A CA and a server certificate for 127.0.0.1 signed by it, as PEM:
-/// (CA certificate, server certificate, server key).
-fn throwaway_pki() -> (String, String, String) {
+/// A throwaway CA and what it signed, as PEM.
+struct Pki {
+    ca: String,
+    server: String,
+    server_key: String,
+    client: String,
+    client_key: String,
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate,
+/// both signed by the CA.
+fn throwaway_pki() -> Pki {
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca_params = CertificateParams::new(Vec::new()).expect("CA params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -32,7 +45,19 @@ fn throwaway_pki() -> (String, String, String) {
     let server = server_params
         .signed_by(&server_key, &ca, &ca_key)
         .expect("server certificate");
-    (ca.pem(), server.pem(), server_key.serialize_pem())
+
+    let client_key = KeyPair::generate().expect("client key");
+    let client_params = CertificateParams::new(vec!["lockers".to_owned()]).expect("params");
+    let client = client_params
+        .signed_by(&client_key, &ca, &ca_key)
+        .expect("client certificate");
+    Pki {
+        ca: ca.pem(),
+        server: server.pem(),
+        server_key: server_key.serialize_pem(),
+        client: client.pem(),
+        client_key: client_key.serialize_pem(),
+    }
 }
 
 fn write_owner_only(path: &Path, text: &str) {
@@ -63,18 +88,26 @@ fn options(broker: SocketAddr, id: &str) -> MqttOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockers_sign_out_over_tls_and_plain_mqtt_on_the_tls_port_fails() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (ca_pem, server_pem, server_key) = throwaway_pki();
+    let pki = throwaway_pki();
+    let ca_pem = pki.ca.clone();
     let tls_dir = tempfile::tempdir().expect("temp dir");
     let cert = tls_dir.path().join("server.pem");
     let key = tls_dir.path().join("server.key");
-    std::fs::write(&cert, &server_pem).expect("written");
-    write_owner_only(&key, &server_key);
+    let ca = tls_dir.path().join("ca.pem");
+    std::fs::write(&cert, &pki.server).expect("written");
+    std::fs::write(&ca, &pki.ca).expect("written");
+    write_owner_only(&key, &pki.server_key);
 
-    let extra = format!(
+    let mut extra = format!(
         "[broker.tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\n",
         cert.display(),
         key.display()
     );
+    let client_certs = cfg!(feature = "client-certs");
+    let identity = (pki.client.into_bytes(), pki.client_key.into_bytes());
+    if client_certs {
+        extra.push_str(&format!("client_ca = \"{}\"\n", ca.display()));
+    }
     let config = harness::test_config_with(&dir.path().join("state"), &extra);
     let clock = armory_actors::clock::Clock::manual(harness::DATA_NOW.parse().expect("instant"));
     let service = Service::start(&config, clock.clone())
@@ -89,7 +122,7 @@ async fn lockers_sign_out_over_tls_and_plain_mqtt_on_the_tls_port_fails() {
     let mut sim_config = SimConfig::new(tls_address, service.fleet_secret().clone(), agency);
     sim_config.tls = Some(SimTls {
         ca_pem: ca_pem.clone().into_bytes(),
-        client: None,
+        client: client_certs.then(|| identity.clone()),
     });
     sim_config.handling_delay = (Duration::ZERO, Duration::ZERO);
     sim_config.clock = clock.clone();
@@ -133,11 +166,23 @@ async fn lockers_sign_out_over_tls_and_plain_mqtt_on_the_tls_port_fails() {
     anonymous.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
         ca: ca_pem.clone().into_bytes(),
         alpn: None,
-        client_auth: None,
+        client_auth: client_certs.then(|| identity.clone()),
     }));
     assert!(!logs_in(anonymous.clone()).await, "TLS without credentials");
     anonymous.set_credentials(harness::OBSERVER_USER, harness::OBSERVER_PASSWORD);
     assert!(logs_in(anonymous).await, "TLS with credentials");
+
+    // With client certificates required, a good login without one fails.
+    if client_certs {
+        let mut no_certificate = options(tls_address, "tls-no-certificate");
+        no_certificate.set_credentials(harness::OBSERVER_USER, harness::OBSERVER_PASSWORD);
+        no_certificate.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+            ca: ca_pem.clone().into_bytes(),
+            alpn: None,
+            client_auth: None,
+        }));
+        assert!(!logs_in(no_certificate).await, "TLS without a certificate");
+    }
 
     armory.stop().await;
 }

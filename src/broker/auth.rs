@@ -138,12 +138,12 @@ impl BrokerAuth {
         )
         .increment(1);
         if accepted {
-            tracing::debug!(identity = kind.label(), user = %user.escape_debug(), "MQTT login");
+            tracing::debug!(identity = kind.label(), user = %shown(&user), "MQTT login");
         } else {
             tracing::warn!(
                 identity = kind.label(),
-                user = %user.escape_debug(),
-                client_id = %client_id.escape_debug(),
+                user = %shown(&user),
+                client_id = %shown(&client_id),
                 "MQTT login refused"
             );
         }
@@ -218,6 +218,16 @@ fn kind_of(user: &str) -> Kind {
     } else {
         Kind::User
     }
+}
+
+/// A name from the network as it may be logged: escaped, and cut to 64
+/// characters so that a hostile client cannot flood the log.
+fn shown(text: &str) -> String {
+    let mut shown: String = text.chars().take(64).flat_map(char::escape_debug).collect();
+    if text.chars().nth(64).is_some() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// Printable ASCII, no MQTT wildcards or level separator, at most
