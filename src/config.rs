@@ -42,6 +42,8 @@ pub struct Config {
     pub maintenance: armory_actors::maintenance::MaintenancePolicy,
     /// The folder relative paths are resolved against.
     base_dir: PathBuf,
+    /// SHA-256 of the file's text, so a change between starts is audited.
+    fingerprint: String,
 }
 
 /// `[service]`: where the service keeps its state.
@@ -297,7 +299,17 @@ impl Config {
             .map_err(|error| invalid(vec![locate::shape_problem(text, &error)]))?;
 
         let base_dir = origin.parent().map(Path::to_owned).unwrap_or_default();
-        raw.check(text, base_dir).map_err(invalid)
+        let mut config = raw.check(text, base_dir).map_err(invalid)?;
+        config.fingerprint = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        };
+        Ok(config)
+    }
+
+    /// The SHA-256 of the configuration text, hex.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The state folder, resolved against the configuration's folder.

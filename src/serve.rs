@@ -102,6 +102,8 @@ impl Service {
             )
             .await?;
         }
+        let configuration_change =
+            database.note_configuration(config.fingerprint(), clock.now())?;
         let armory = database.load_armory()?;
         let personnel = database.load_personnel()?;
         let summary = Summary {
@@ -113,6 +115,9 @@ impl Service {
 
         let (store, requests) = Store::channel(1024);
         crate::store::spawn_writer(database, requests)?;
+        if let Some(previous) = configuration_change {
+            audit_configuration(&store, &clock, config.fingerprint(), previous).await?;
+        }
 
         let (bus, outbound) = Bus::channel(BUS_CAPACITY);
         let personnel = PersonnelHandle::new(personnel);
@@ -244,6 +249,49 @@ impl Service {
         self.root.stop(Some("service stopping".to_owned()));
         tracing::info!("armory stopped");
     }
+}
+
+/// Writes a started-with-a-new-configuration row to the audit trail. The
+/// row's place is the service itself (`service`); its reason says whether
+/// this is the first configuration or a change.
+async fn audit_configuration(
+    store: &Store,
+    clock: &Clock,
+    fingerprint: &str,
+    previous: Option<String>,
+) -> anyhow::Result<()> {
+    let reason = if previous.is_some() {
+        "configuration_changed"
+    } else {
+        "configuration_loaded"
+    };
+    let entry = armory_actors::ports::AuditEntry {
+        event_id: None,
+        at: clock.now(),
+        site: "service".into(),
+        locker: "service".into(),
+        reader: None,
+        action: armory_actors::ports::AuditAction::ConfigurationChange,
+        badge: None,
+        employee_id: None,
+        weapon_class: None,
+        asset_tag: None,
+        compartment: None,
+        decision: armory_actors::ports::Decision::Recorded,
+        reason: reason.to_owned(),
+        transaction: None,
+    };
+    store.commit(entry, None).await?;
+    tracing::info!(
+        reason,
+        sha256 = &fingerprint[..12.min(fingerprint.len())],
+        previous = previous
+            .as_deref()
+            .map(|p| &p[..12.min(p.len())])
+            .unwrap_or("-"),
+        "configuration recorded in the audit trail"
+    );
+    Ok(())
 }
 
 fn service_state(status: &str, summary: &Summary) -> Vec<u8> {

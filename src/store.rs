@@ -26,6 +26,7 @@ use rusqlite::{Connection, OpenFlags};
 
 mod agency;
 mod audit;
+mod config_history;
 mod lifecycle;
 mod personnel;
 mod recovery;

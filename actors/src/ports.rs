@@ -146,6 +146,8 @@ pub enum AuditAction {
     /// A device or actor changed health: offline, online, restarted,
     /// isolated, back in service.
     DeviceHealth,
+    /// The service started with a configuration other than the last one.
+    ConfigurationChange,
 }
 
 impl AuditAction {
@@ -171,6 +173,7 @@ impl AuditAction {
             AuditAction::Alarm => "alarm",
             AuditAction::AlarmAcknowledged => "alarm_acknowledged",
             AuditAction::DeviceHealth => "device_health",
+            AuditAction::ConfigurationChange => "configuration_change",
         }
     }
 }

@@ -312,6 +312,7 @@ impl RawConfig {
             access: self.access,
             maintenance: self.maintenance,
             base_dir,
+            fingerprint: String::new(),
         })
     }
 }

@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "weapon lifecycle",
         sql: WEAPON_LIFECYCLE,
     },
+    Migration {
+        version: 4,
+        name: "configuration history",
+        sql: CONFIGURATION_HISTORY,
+    },
 ];
 
 /// Version 1. Times are RFC 3339 text (UTC ones in the fixed form of
@@ -194,6 +199,16 @@ CREATE TABLE service_records (
     notes                TEXT
 ) STRICT;
 CREATE INDEX service_records_by_asset ON service_records (asset_tag, serviced_on);
+";
+
+/// Version 4. The fingerprint of each configuration the service started
+/// with, so that a change between starts is written to the audit trail.
+const CONFIGURATION_HISTORY: &str = "
+CREATE TABLE config_history (
+    id        INTEGER PRIMARY KEY,
+    loaded_at TEXT NOT NULL,
+    sha256    TEXT NOT NULL
+) STRICT;
 ";
 
 /// The version this build brings a database to.

@@ -210,7 +210,7 @@ fn a_newer_schema_is_refused() {
         Err(DbError::SchemaVersion {
             found, expected, ..
         }) => {
-            assert_eq!((found, expected), (99, 3));
+            assert_eq!((found, expected), (99, 4));
         }
         other => panic!("expected SchemaVersion, got {other:?}"),
     }

@@ -256,8 +256,20 @@ impl TestArmory {
         self.database().audit_rows(filter).expect("audit query")
     }
 
+    /// Every audit row about the lockers (the service's own rows, such as
+    /// the configuration it started with, are left out).
     pub fn all_audit(&self) -> Vec<AuditRow> {
-        self.audit(&AuditFilter::default())
+        let mut rows = self.audit(&AuditFilter::default());
+        rows.retain(|row| row.entry.site.as_str() != "service");
+        rows
+    }
+
+    /// The service's own audit rows (configuration, imports).
+    pub fn service_audit(&self) -> Vec<AuditRow> {
+        self.audit(&AuditFilter {
+            site: Some("service".into()),
+            ..AuditFilter::default()
+        })
     }
 
     /// Waits until `count` activity messages of `kind` have been seen.
