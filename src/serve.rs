@@ -13,6 +13,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use armory_actors::clock::Clock;
@@ -241,12 +242,23 @@ impl Service {
 
     /// Stops the service: offline status, clean disconnect, actors stopped.
     pub async fn stop(self) {
+        // Actors first, so nothing they publish on the way out is lost;
+        // then the offline status and a clean disconnect.
+        let stopped = self
+            .root
+            .stop_and_wait(
+                Some("service stopping".to_owned()),
+                Some(Duration::from_secs(5)),
+            )
+            .await;
+        if let Err(error) = stopped {
+            tracing::warn!(%error, "actors did not stop in time");
+        }
         let offline = service_state("offline", &self.summary);
         self.link
             .publish_now(&Topic::ServiceState.name(), offline, true)
             .await;
         self.link.stop().await;
-        self.root.stop(Some("service stopping".to_owned()));
         tracing::info!("armory stopped");
     }
 }

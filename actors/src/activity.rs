@@ -108,7 +108,14 @@ impl Happening {
         };
         services.bus.publish_event(topic.name(), &payload);
         metrics::counter!("armory_alerts_total", "kind" => alert.kind).increment(1);
-        tracing::warn!(locker = %self.locker, kind = alert.kind, "alert raised");
+        match alert.severity {
+            Severity::Critical => {
+                tracing::warn!(locker = %self.locker, kind = alert.kind, "alert raised");
+            }
+            Severity::Warning | Severity::Info => {
+                tracing::info!(locker = %self.locker, kind = alert.kind, "alert raised");
+            }
+        }
     }
 
     /// The audit row recording it.
