@@ -176,7 +176,11 @@ async fn poll(
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
-                tracing::info!(broker = %settings.broker, client = %settings.client_id, "MQTT connected");
+                tracing::info!(
+                    broker = %settings.broker,
+                    client = %settings.client_id,
+                    "MQTT connected"
+                );
                 for filter in &settings.subscriptions {
                     if let Err(error) = client.try_subscribe(filter, QoS::AtLeastOnce) {
                         tracing::error!(%filter, %error, "subscribe not queued");
@@ -197,7 +201,11 @@ async fn poll(
                 failures = failures.saturating_add(1);
                 metrics::counter!("armory_mqtt_connection_errors_total").increment(1);
                 let delay = backoff(failures);
-                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "MQTT connection lost");
+                tracing::warn!(
+                    %error,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "MQTT connection lost"
+                );
                 tokio::time::sleep(delay).await;
             }
         }

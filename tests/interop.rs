@@ -57,7 +57,13 @@ async fn mosquitto_clients_and_promtool_work_with_the_service() {
     }
 
     // A forged scan from mosquitto_pub is refused; no audit row appears.
-    let forged = r#"{"v":1,"id":"6f1c2a64-3f55-4c0c-9d0e-0d6f7f2f9a11","sender":"SLM-L1","counter":99999999999999999,"at":"2026-12-03T14:00:00Z","expires_at":"2026-12-03T14:00:30Z","body":{"type":"scan","badge_uid":"618C664A","request":{"action":"sign_out","weapon_class":"cew"}},"tag":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+    let forged = concat!(
+        r#"{"v":1,"id":"6f1c2a64-3f55-4c0c-9d0e-0d6f7f2f9a11","sender":"SLM-L1","#,
+        r#""counter":99999999999999999,"at":"2026-12-03T14:00:00Z","#,
+        r#""expires_at":"2026-12-03T14:00:30Z","body":{"type":"scan","#,
+        r#""badge_uid":"618C664A","request":{"action":"sign_out","weapon_class":"cew"}},"#,
+        r#""tag":"0000000000000000000000000000000000000000000000000000000000000000"}"#
+    );
     let status = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
         .args([

@@ -127,7 +127,10 @@ fn truncate(text: &str) -> String {
 
 /// Declares a closed vocabulary: an enum with its file/topic words.
 macro_rules! word_enum {
-    ($(#[$doc:meta])* $name:ident, $what:literal, { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
+    (
+        $(#[$doc:meta])* $name:ident, $what:literal,
+        { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }
+    ) => {
         $(#[$doc])*
         #[derive(
             Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,

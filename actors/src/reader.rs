@@ -143,7 +143,11 @@ impl ReaderArguments {
             (Err(StoreError::Duplicate { .. }), outcome) => {
                 release(&outcome, transaction);
                 metrics::counter!("armory_device_events_duplicate_total").increment(1);
-                tracing::debug!(reader = %self.reader, event = %scan.event_id, "scan already decided");
+                tracing::debug!(
+                    reader = %self.reader,
+                    event = %scan.event_id,
+                    "scan already decided"
+                );
                 return;
             }
             (Err(error), outcome) => {

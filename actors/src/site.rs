@@ -71,7 +71,12 @@ impl Actor for SiteActor {
     ) -> Result<(), ActorProcessingErr> {
         match event {
             SupervisionEvent::ActorFailed(child, error) => {
-                tracing::error!(site = %state.site.id, child = %child.get_id(), %error, "locker failed");
+                tracing::error!(
+                    site = %state.site.id,
+                    child = %child.get_id(),
+                    %error,
+                    "locker failed"
+                );
                 metrics::counter!("armory_actor_failures_total", "parent" => "site").increment(1);
                 state.directory.remove_actor(child.get_id());
             }

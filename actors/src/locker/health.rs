@@ -122,7 +122,12 @@ impl LockerState {
                     return;
                 }
                 Err(error) => {
-                    tracing::error!(locker = %self.locker.id, child = key.name(), %error, "restart failed");
+                    tracing::error!(
+                        locker = %self.locker.id,
+                        child = key.name(),
+                        %error,
+                        "restart failed"
+                    );
                 }
             }
         }

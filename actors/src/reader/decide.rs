@@ -161,7 +161,11 @@ impl ReaderArguments {
                     })
                     .await;
                 if let Ok(FailureOutcome::LockedOut { .. }) = failed {
-                    tracing::warn!(locker = %self.locker, badge = badge.fingerprint(), "badge locked out");
+                    tracing::warn!(
+                        locker = %self.locker,
+                        badge = badge.fingerprint(),
+                        "badge locked out"
+                    );
                 }
                 Err(Reason::WrongPin)
             }
@@ -314,7 +318,12 @@ impl ReaderArguments {
             .await
         {
             Ok(cleared) => {
-                tracing::info!(locker = %self.locker, cleared, supervisor = %person.employee_id, "lockouts cleared");
+                tracing::info!(
+                    locker = %self.locker,
+                    cleared,
+                    supervisor = %person.employee_id,
+                    "lockouts cleared"
+                );
                 Outcome::Recorded(Reason::LockoutsCleared)
             }
             Err(reason) => Outcome::Denied(reason),

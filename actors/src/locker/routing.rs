@@ -1,0 +1,115 @@
+//! How a locker takes in what its hardware sends: every event is opened
+//! (tag, expiry), checked against duplicates and the sender's counter,
+//! counted as a sign of life, and handed to the reader or compartment it
+//! names; anything else is refused with a reason and counted.
+
+use super::*;
+
+impl LockerState {
+    pub(super) async fn on_device(&mut self, topic: Topic, topic_name: &str, payload: &[u8]) {
+        let now = self.services.clock.now();
+        let opened = SealedEnvelope::<DeviceEvent>::open(&self.key, topic_name, payload, now);
+        let envelope = match opened {
+            Ok(envelope) => envelope,
+            Err(error) => return self.reject(error.code(), &error.to_string()),
+        };
+        if envelope.sender != self.locker.id.as_str() {
+            return self.reject("wrong_sender", "sender is not this locker");
+        }
+        if self.recent.contains(&envelope.id) {
+            metrics::counter!("armory_device_events_duplicate_total").increment(1);
+            tracing::debug!(locker = %self.locker.id, event = %envelope.id, "redelivered event");
+            return;
+        }
+        // A last will is sealed when the controller connects, before the
+        // events it follows: it is exempt from the counter, not from the
+        // tag, the expiry or the duplicate check.
+        if envelope.body == DeviceEvent::ControllerOffline {
+            self.recent.insert(envelope.id);
+            return self
+                .went_offline("it said goodbye (or its last will)")
+                .await;
+        }
+        if let Err(error) = self.counters.accept(&envelope.sender, envelope.counter) {
+            return self.reject(error.code(), &error.to_string());
+        }
+        self.recent.insert(envelope.id);
+        self.heard().await;
+
+        let kind = envelope.body.kind();
+        metrics::counter!("armory_device_events_total", "kind" => kind).increment(1);
+        tracing::debug!(locker = %self.locker.id, kind, event = %envelope.id, "device event");
+
+        match (topic, envelope.body) {
+            (
+                Topic::ControllerEvent { .. },
+                DeviceEvent::ControllerOnline { .. } | DeviceEvent::Heartbeat,
+            ) => {}
+            (Topic::ControllerEvent { .. }, DeviceEvent::Tamper) => self.tampered().await,
+            (
+                Topic::ReaderEvent { reader, .. },
+                DeviceEvent::Scan {
+                    badge_uid,
+                    pin_sealed,
+                    fingerprint_match,
+                    request,
+                },
+            ) => {
+                let Some(actor) = self.readers.get(&reader) else {
+                    return self.reject_missing(ChildKey::Reader(reader));
+                };
+                let scan = Scan {
+                    event_id: envelope.id,
+                    badge_uid,
+                    pin_sealed,
+                    fingerprint_match,
+                    request,
+                };
+                if actor.cast(ReaderMsg::Scan(scan)).is_err() {
+                    self.reject("reader_down", "reader actor is not running");
+                }
+            }
+            (
+                Topic::ReaderEvent { reader, .. },
+                event @ (DeviceEvent::PanelReport { .. } | DeviceEvent::ServiceRecord { .. }),
+            ) => {
+                let Some(actor) = self.readers.get(&reader) else {
+                    return self.reject_missing(ChildKey::Reader(reader));
+                };
+                if actor.cast(ReaderMsg::Panel(envelope.id, event)).is_err() {
+                    self.reject("reader_down", "reader actor is not running");
+                }
+            }
+            (
+                Topic::CompartmentEvent { compartment, .. },
+                event @ (DeviceEvent::DoorOpened
+                | DeviceEvent::DoorClosed { .. }
+                | DeviceEvent::WeaponTagRead { .. }),
+            ) => {
+                let Some(actor) = self.compartments.get(&compartment) else {
+                    return self.reject_missing(ChildKey::Compartment(compartment));
+                };
+                if actor.cast(CompartmentMsg::Device(event)).is_err() {
+                    self.reject("compartment_down", "compartment actor is not running");
+                }
+            }
+            _ => self.reject("misrouted", "event kind does not belong on this topic"),
+        }
+    }
+
+    /// An event for a child that is not running: isolated, or unknown.
+    pub(super) fn reject_missing(&self, key: ChildKey) {
+        if self.isolated.contains(&key) {
+            return self.reject("isolated", "the device's actor is isolated");
+        }
+        match key {
+            ChildKey::Reader(_) => self.reject("unknown_reader", "no such reader on this locker"),
+            _ => self.reject("unknown_compartment", "no such compartment"),
+        }
+    }
+
+    pub(super) fn reject(&self, reason: &'static str, detail: &str) {
+        metrics::counter!("armory_device_events_rejected_total", "reason" => reason).increment(1);
+        tracing::warn!(locker = %self.locker.id, reason, detail, "device event rejected");
+    }
+}
