@@ -35,6 +35,10 @@ pub const SUPERVISOR_BADGE: &str = "0B0B0B0B";
 pub struct Bench {
     pub directory: Directory,
     pub audit: Arc<Mutex<Vec<AuditEntry>>>,
+    /// How the fake store answers commits; tests change it mid-run.
+    pub store_mode: Arc<Mutex<StoreMode>>,
+    /// Releases commits held by [`StoreMode::Hold`].
+    pub store_release: Arc<tokio::sync::Notify>,
     pub seen: Vec<Outbound>,
     bus: mpsc::Receiver<Outbound>,
     secret: FleetSecret,
@@ -48,7 +52,14 @@ impl Bench {
         let clock = Clock::following_tokio(start);
         let audit = Arc::new(Mutex::new(Vec::<AuditEntry>::new()));
         let (store, requests) = Store::channel(256);
-        tokio::spawn(fake_store(requests, audit.clone()));
+        let store_mode = Arc::new(Mutex::new(StoreMode::Normal));
+        let store_release = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(fake_store(
+            requests,
+            audit.clone(),
+            store_mode.clone(),
+            store_release.clone(),
+        ));
         let (bus, outbound) = Bus::channel(16 * 1024);
         let secret = FleetSecret::generate();
         let services = Services {
@@ -68,6 +79,8 @@ impl Bench {
         let mut bench = Bench {
             directory,
             audit,
+            store_mode,
+            store_release,
             seen: Vec::new(),
             bus: outbound,
             secret,
@@ -236,15 +249,38 @@ pub fn sign_out() -> AccessRequest {
     }
 }
 
+/// How the fake store answers commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    /// Commits at once.
+    Normal,
+    /// Fails every commit, as a broken disk would.
+    Failing,
+    /// Holds each commit until `store_release` is notified.
+    Hold,
+}
+
 /// A store that keeps rows in memory and answers open grants from them.
 async fn fake_store(
     mut requests: mpsc::Receiver<StoreRequest>,
     audit: Arc<Mutex<Vec<AuditEntry>>>,
+    mode: Arc<Mutex<StoreMode>>,
+    release: Arc<tokio::sync::Notify>,
 ) {
     let mut seq = 0;
     while let Some(request) = requests.recv().await {
         match request {
             StoreRequest::Commit { entry, reply, .. } => {
+                let current = *mode.lock().expect("mode lock");
+                if current == StoreMode::Failing {
+                    let detail = "disk I/O error".to_owned();
+                    let failed = armory_actors::ports::StoreError::Failed { detail };
+                    let _ = reply.send(Err(failed));
+                    continue;
+                }
+                if current == StoreMode::Hold {
+                    release.notified().await;
+                }
                 let mut rows = audit.lock().expect("audit lock");
                 let repeated = entry.event_id.is_some()
                     && rows.iter().any(|row| row.event_id == entry.event_id);
