@@ -131,6 +131,36 @@ async fn a_weapon_goes_out_and_comes_back() {
     assert_eq!(stored.holder, None);
     assert!(armory.database().verify_audit().is_ok());
 
+    // Metric labels are bounded: no person, weapon, badge or transaction.
+    let metrics = armory.service.render_metrics();
+    assert!(metrics.contains("armory_sign_outs_total"));
+    let transaction = grant
+        .transaction
+        .expect("a grant has a transaction")
+        .to_string();
+    for id in [
+        officer.employee_id.as_str(),
+        asset.as_str(),
+        officer.badge.reveal(),
+        transaction.as_str(),
+    ] {
+        assert!(!metrics.contains(id), "{id} is in the metrics");
+    }
+
+    // The configuration the service started with is on record too.
+    let configuration: Vec<_> = armory
+        .service_audit()
+        .into_iter()
+        .map(|row| (row.entry.action, row.entry.reason))
+        .collect();
+    assert_eq!(
+        configuration,
+        [(
+            AuditAction::ConfigurationChange,
+            "configuration_loaded".to_owned()
+        )]
+    );
+
     // Commands went out unretained, one unlock per grant; none is retained
     // on the broker for a late subscriber.
     armory
