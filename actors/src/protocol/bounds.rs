@@ -32,6 +32,19 @@ pub const MAX_SEALED_PIN_LEN: usize = 128;
 /// Longest reason code on a reader's display.
 pub const MAX_REASON_LEN: usize = 64;
 
+/// Longest free text on a panel report or service record (problem text,
+/// notes).
+pub const MAX_TEXT_LEN: usize = 1000;
+
+/// Longest code word (problem code, work item, outcome).
+pub const MAX_WORD_LEN: usize = 32;
+
+/// Most work items on one service record.
+pub const MAX_WORK_ITEMS: usize = 16;
+
+/// Most rounds one return may report: more is a typo, not a shift.
+pub const MAX_DEPLOYMENTS: u32 = 10_000;
+
 /// A body whose values are checked after decoding.
 pub trait Bounded {
     /// Why the body is out of bounds, or `None` if it is within them.
@@ -71,9 +84,72 @@ impl Bounded for DeviceEvent {
                 (sealed_len > MAX_SEALED_PIN_LEN)
                     .then(|| format!("pin_sealed is longer than {MAX_SEALED_PIN_LEN} bytes"))
             }
+            DeviceEvent::PanelReport {
+                badge_uid,
+                asset_tag,
+                deployments,
+                problem,
+            } => badge_out_of_bounds(badge_uid)
+                .or_else(|| id_out_of_bounds("asset_tag", asset_tag.as_str()))
+                .or_else(|| {
+                    deployments
+                        .filter(|rounds| *rounds > MAX_DEPLOYMENTS)
+                        .map(|_| format!("more than {MAX_DEPLOYMENTS} rounds deployed"))
+                })
+                .or_else(|| {
+                    let problem = problem.as_ref()?;
+                    word_out_of_bounds("problem code", &problem.code)
+                        .or_else(|| text_out_of_bounds("problem text", problem.text.as_deref()))
+                }),
+            DeviceEvent::ServiceRecord {
+                badge_uid,
+                asset_tag,
+                work,
+                outcome,
+                notes,
+                ..
+            } => badge_out_of_bounds(badge_uid)
+                .or_else(|| id_out_of_bounds("asset_tag", asset_tag.as_str()))
+                .or_else(|| {
+                    (work.len() > MAX_WORK_ITEMS)
+                        .then(|| format!("more than {MAX_WORK_ITEMS} work items"))
+                })
+                .or_else(|| {
+                    work.iter()
+                        .find_map(|item| word_out_of_bounds("work item", item))
+                })
+                .or_else(|| word_out_of_bounds("outcome", outcome))
+                .or_else(|| text_out_of_bounds("notes", notes.as_deref())),
+            DeviceEvent::WeaponTagRead { asset_tag } => {
+                id_out_of_bounds("asset_tag", asset_tag.as_str())
+            }
             _ => None,
         }
     }
+}
+
+fn badge_out_of_bounds(badge: &str) -> Option<String> {
+    (badge.is_empty() || badge.len() > MAX_BADGE_LEN)
+        .then(|| format!("badge_uid must be 1 to {MAX_BADGE_LEN} bytes"))
+}
+
+fn id_out_of_bounds(what: &str, id: &str) -> Option<String> {
+    (!is_id(id)).then(|| format!("{what} is not a valid id"))
+}
+
+fn word_out_of_bounds(what: &str, word: &str) -> Option<String> {
+    let valid = !word.is_empty()
+        && word.len() <= MAX_WORD_LEN
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit());
+    (!valid).then(|| format!("{what} must be 1 to {MAX_WORD_LEN} lower-case letters, digits or _"))
+}
+
+fn text_out_of_bounds(what: &str, text: Option<&str>) -> Option<String> {
+    let text = text?;
+    let valid = text.chars().count() <= MAX_TEXT_LEN && !text.chars().any(char::is_control);
+    (!valid).then(|| format!("{what} must be at most {MAX_TEXT_LEN} characters, no control ones"))
 }
 
 impl Bounded for Command {
@@ -142,6 +218,40 @@ mod tests {
             compartment: None,
         };
         assert_eq!(outcome.out_of_bounds(), None);
+    }
+
+    #[test]
+    fn panel_reports_and_service_records_are_bounded() {
+        use super::super::payload::ProblemPayload;
+        let report = |code: &str, text: &str, rounds| DeviceEvent::PanelReport {
+            badge_uid: "618C664A".into(),
+            asset_tag: "LL-01001".into(),
+            deployments: Some(rounds),
+            problem: Some(ProblemPayload {
+                code: code.into(),
+                text: Some(text.into()),
+            }),
+        };
+        assert_eq!(
+            report("malfunction", "trigger sticks", 3).out_of_bounds(),
+            None
+        );
+        assert!(report("Malfunction!", "x", 3).out_of_bounds().is_some());
+        assert!(report("damaged", "bell\u{7}", 3).out_of_bounds().is_some());
+        assert!(report("damaged", &"x".repeat(1001), 3)
+            .out_of_bounds()
+            .is_some());
+        assert!(report("damaged", "x", 10_001).out_of_bounds().is_some());
+        let record = |work: Vec<String>| DeviceEvent::ServiceRecord {
+            badge_uid: "618C664A".into(),
+            asset_tag: "LL-01001".into(),
+            work,
+            function_test_passed: true,
+            outcome: "release".into(),
+            notes: None,
+        };
+        assert_eq!(record(vec!["inspection".into()]).out_of_bounds(), None);
+        assert!(record(vec!["x".into(); 17]).out_of_bounds().is_some());
     }
 
     #[test]
