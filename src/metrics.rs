@@ -7,7 +7,7 @@
 //! weapon or transaction id is ever a label.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -25,14 +25,22 @@ pub enum MetricsError {
     },
 }
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// The handle of the recorder this process installed, if any. A mutex
+/// rather than a once-cell: two services starting at once (tests) must not
+/// both build a recorder and keep the handle of the one that lost.
+static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
 
 /// Installs the process-wide recorder, serving `/metrics` on `listen`.
 ///
 /// The recorder is global to the process: a second call (a second service
 /// in one test process) returns the first handle and serves nothing new.
 pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, MetricsError> {
-    if let Some(handle) = HANDLE.get() {
+    // Nothing below panics while the lock is held, and the slot is only
+    // ever filled, so a poisoned lock still holds a good value.
+    let mut installed = HANDLE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(handle) = installed.as_ref() {
         return Ok(handle.clone());
     }
 
@@ -68,7 +76,8 @@ pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, MetricsEr
         }
     };
     describe();
-    Ok(HANDLE.get_or_init(|| handle).clone())
+    *installed = Some(handle.clone());
+    Ok(handle)
 }
 
 fn describe() {

@@ -227,7 +227,6 @@ async fn a_captured_unlock_replayed_later_opens_nothing() {
 async fn a_retained_unlock_published_while_the_service_is_down_opens_nothing_after_it_starts() {
     let armory = TestArmory::start().await;
     let captured = capture_an_unlock(&armory).await;
-    let rows_before = armory.all_audit().len();
     let TestArmory {
         dir,
         service,
@@ -238,7 +237,24 @@ async fn a_retained_unlock_published_while_the_service_is_down_opens_nothing_aft
     } = armory;
     sim.shutdown().await;
     observer.stop().await;
+    let database_path = service.database_path().to_path_buf();
     service.stop().await;
+
+    // What the locker rows are once the first service has stopped: the
+    // lockers' clean goodbyes (`controller_offline`) land while it stops.
+    let locker_rows = |path: &std::path::Path| {
+        let database = armory::store::Database::open_reader(path).expect("store");
+        let rows = database
+            .audit_rows(&armory::store::AuditFilter::default())
+            .expect("audit");
+        // A restart with another configuration text writes its own
+        // `configuration_changed` row about the service; it does not count.
+        rows.into_iter()
+            .filter(|r| r.entry.site.as_str() != "service")
+            .map(|r| (r.entry.action, r.entry.reason))
+            .collect::<Vec<_>>()
+    };
+    let rows_before = locker_rows(&database_path);
 
     // The broker outlives the service, as an external one would; while
     // no service runs, an attacker leaves the captured unlock retained on
@@ -277,17 +293,8 @@ async fn a_retained_unlock_published_while_the_service_is_down_opens_nothing_aft
 
     let stats = sim.stats().await;
     assert_eq!(stats.commands_accepted, 0, "{stats:?}");
-    let database = armory::store::Database::open_reader(service.database_path()).expect("store");
-    // Only locker rows count: a restart with another configuration text
-    // writes its own `configuration_changed` row about the service.
-    let rows = database
-        .audit_rows(&armory::store::AuditFilter::default())
-        .expect("audit");
-    let locker_rows = rows
-        .iter()
-        .filter(|r| r.entry.site.as_str() != "service")
-        .count();
-    assert_eq!(locker_rows, rows_before, "nothing new was audited");
+    let rows_after = locker_rows(service.database_path());
+    assert_eq!(rows_after, rows_before, "nothing new was audited");
     sim.shutdown().await;
     attacker.stop().await;
     service.stop().await;

@@ -302,6 +302,21 @@ impl CompartmentState {
         let Some(pending) = self.pending.take_if(|pending| pending.door_opened) else {
             return;
         };
+
+        // A resumed opening (see `faults::resume`) learns from the door that
+        // nothing moved: its unlock never reached the lock, or it did and
+        // the person left. Either way the restart cut it; it is closed out
+        // as interrupted, as if its window had passed, not as an anomaly.
+        let moved = match pending.purpose {
+            UnlockPurpose::SignOut => !weapon_present,
+            UnlockPurpose::Return | UnlockPurpose::Service => weapon_present,
+        };
+        if pending.resumed && !moved {
+            let transaction = pending.transaction;
+            self.pending = Some(pending);
+            return self.on_window_elapsed(transaction).await;
+        }
+
         let mut happening = self.happening();
         happening.employee_id = Some(pending.holder.clone());
         happening.asset_tag = Some(pending.asset_tag.clone());

@@ -225,3 +225,28 @@ async fn a_compartment_that_keeps_failing_is_isolated_until_cleared() {
     let again = bench.scan("R1", OTHER_OFFICER, sign_out()).await;
     assert_eq!(again["compartment"], 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_opening_whose_door_reports_nothing_moved_is_closed_as_interrupted() {
+    let mut bench = Bench::start().await;
+    let outcome = bench.scan("R1", OFFICER_BADGE, sign_out()).await;
+    assert_eq!(outcome["compartment"], 1);
+    let locker = bench.directory.locker(&"SLM-L1".into()).expect("running");
+    locker
+        .cast(LockerMsg::FaultDrill { compartment: 1 })
+        .expect("sent");
+    bench.settle().await;
+
+    // The controller reports the compartment closed with its weapon in it
+    // (as after a service restart): the cut opening is interrupted, not an
+    // anomaly, and the weapon is offered again.
+    let report = DeviceEvent::DoorClosed {
+        weapon_present: true,
+    };
+    bench.send(compartment_topic(1), report).await;
+    assert_eq!(bench.audited(AuditAction::UnlockExpired), ["interrupted"]);
+    assert!(bench.audited(AuditAction::Anomaly).is_empty());
+    assert!(bench.audited(AuditAction::SignedOut).is_empty());
+    let again = bench.scan("R2", OTHER_OFFICER, sign_out()).await;
+    assert_eq!(again["compartment"], 1);
+}

@@ -4,8 +4,10 @@
 //! event loop, and nothing else, so that it never waits on its own request
 //! channel; it backs off on errors and hands every ConnAck and incoming
 //! publish to the controller task. The controller task subscribes to the
-//! locker's commands after every ConnAck (the broker does not keep them),
-//! announces the controller, and opens, checks and carries out commands.
+//! locker's commands and to the service's state after every ConnAck (the
+//! broker does not keep them), announces the controller, reports its doors
+//! whenever the service comes online (see `status`), and opens, checks and
+//! carries out commands.
 //! The outbox task seals and publishes every event in one order, so that
 //! counters reach the broker strictly increasing. The heartbeat task says
 //! the controller is alive every few seconds while connected. Every
@@ -21,6 +23,7 @@ mod connection;
 mod cycles;
 mod outbox;
 mod scanning;
+mod status;
 mod will;
 
 use std::collections::{BTreeMap, HashMap};
@@ -307,17 +310,20 @@ async fn controller(
     client: AsyncClient,
     mut inbound: mpsc::UnboundedReceiver<Inbound>,
 ) {
-    let filter = format!(
+    let commands = format!(
         "{}/{}/{}/command/#",
         armory_actors::protocol::topic::ROOT,
         shared.site,
         shared.id
     );
+    let service_state = Topic::ServiceState.name();
     while let Some(message) = inbound.recv().await {
         match message {
             Inbound::Connected => {
-                if let Err(error) = client.subscribe(filter.as_str(), QoS::AtLeastOnce).await {
-                    tracing::warn!(locker = %shared.id, error = %error, "subscribe failed");
+                for filter in [&commands, &service_state] {
+                    if let Err(error) = client.subscribe(filter.as_str(), QoS::AtLeastOnce).await {
+                        tracing::warn!(locker = %shared.id, error = %error, "subscribe failed");
+                    }
                 }
                 shared.send_event(
                     shared.controller_topic(),
@@ -328,6 +334,9 @@ async fn controller(
                 // SUBSCRIBE, so its outcome cannot reach the broker first.
                 shared.connected.send_replace(true);
                 tracing::debug!(locker = %shared.id, "controller online");
+            }
+            Inbound::Publish(publish) if publish.topic == service_state => {
+                status::on_service_state(&shared, &publish.payload);
             }
             Inbound::Publish(publish) => commands::on_publish(&shared, publish),
         }

@@ -226,7 +226,8 @@ fn show_outcome(shared: &Shared, reader: &ReaderId, scan: Uuid, answer: ReaderAn
     }
 }
 
-fn compartment_topic(shared: &Shared, compartment: CompartmentNo) -> Topic {
+/// The event topic of one of this locker's compartments.
+pub(super) fn compartment_topic(shared: &Shared, compartment: CompartmentNo) -> Topic {
     Topic::CompartmentEvent {
         site: shared.site.clone(),
         locker: shared.id.clone(),

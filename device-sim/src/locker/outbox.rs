@@ -8,6 +8,13 @@
 //! itself lives in the locker's state, because the last will (see
 //! `will`) takes one from it too.
 //!
+//! While the controller is disconnected, events wait here: handed to
+//! rumqttc, they would go out right after the reconnect, before the
+//! controller's new SUBSCRIBE, and the service's answers to them (a
+//! reader's outcome, an unlock) would reach nobody. They go once the
+//! controller has subscribed and announced itself again. (An event already
+//! handed over when the connection broke is lost with the session.)
+//!
 //! A clean shutdown ends with [`OutboxItem::Farewell`]: the controller says
 //! it goes offline, then disconnects. The farewell is needed because a
 //! clean DISCONNECT makes the broker drop the last will, and it goes
@@ -51,9 +58,15 @@ pub(super) async fn run(
     client: AsyncClient,
     mut items: mpsc::UnboundedReceiver<OutboxItem>,
 ) {
+    let mut connected = shared.connected.subscribe();
     while let Some(item) = items.recv().await {
         match item {
-            OutboxItem::Event(event) => publish(&shared, &client, *event).await,
+            OutboxItem::Event(event) => {
+                if connected.wait_for(|up| *up).await.is_err() {
+                    return;
+                }
+                publish(&shared, &client, *event).await;
+            }
             OutboxItem::Farewell => {
                 let goodbye = OutgoingEvent {
                     topic: shared.controller_topic(),
