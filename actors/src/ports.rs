@@ -378,6 +378,31 @@ pub struct OpenGrant {
     pub granted_at: Timestamp,
 }
 
+/// A weapon's sign-out that has not been returned, as the store knows it:
+/// what a weapon out when the service starts needs to go on counting
+/// toward overdue from its real sign-out, not from the restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutstandingSignOut {
+    /// The sign-out.
+    pub transaction: Uuid,
+    /// When the door closed on the empty compartment.
+    pub signed_out_at: Timestamp,
+    /// How far it has gone overdue, from the trail's `overdue` rows.
+    pub overdue: OverdueStage,
+}
+
+/// How far an outstanding sign-out has gone overdue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OverdueStage {
+    /// Within its expected return time.
+    #[default]
+    OnTime,
+    /// Past it: the armory was told.
+    Late,
+    /// Past the escalation period too: the supervisors were told.
+    Escalated,
+}
+
 /// One request to the store's writer.
 #[derive(Debug)]
 pub enum StoreRequest {
@@ -389,6 +414,13 @@ pub enum StoreRequest {
         asset_tag: AssetTag,
         /// The grant, if one is open.
         reply: oneshot::Sender<Result<Option<OpenGrant>, StoreError>>,
+    },
+    /// The outstanding sign-out of a weapon, if it is out.
+    OutstandingSignOut {
+        /// The weapon.
+        asset_tag: AssetTag,
+        /// The sign-out, if the weapon is out.
+        reply: oneshot::Sender<Result<Option<OutstandingSignOut>, StoreError>>,
     },
     /// Append an audit row, apply the weapon change if any, in one
     /// transaction, durable before the reply.
@@ -420,6 +452,20 @@ impl Store {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(StoreRequest::OpenGrant { asset_tag, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The outstanding sign-out of a weapon; see
+    /// [`StoreRequest::OutstandingSignOut`].
+    pub async fn outstanding_sign_out(
+        &self,
+        asset_tag: AssetTag,
+    ) -> Result<Option<OutstandingSignOut>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(StoreRequest::OutstandingSignOut { asset_tag, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?

@@ -27,7 +27,9 @@ use crate::activity::Happening;
 use crate::domain::{AssetTag, CompartmentNo, EmployeeId, ServiceStatus, Weapon, WeaponClass};
 use crate::maintenance::{ServiceDue, ServiceRule, WhenDue};
 use crate::ports::WeaponChange;
-use crate::ports::{AuditAction, AuditEntry, Decision, ProblemNote, ServiceNote, StoreError};
+use crate::ports::{
+    AuditAction, AuditEntry, Decision, OverdueStage, ProblemNote, ServiceNote, StoreError,
+};
 use crate::protocol::{Topic, UnlockPurpose, WeaponCondition, WeaponStatePayload, SCHEMA_VERSION};
 use crate::rules::Reason;
 use crate::services::Services;
@@ -41,6 +43,7 @@ pub const DUE_CHECK_EVERY: Duration = Duration::from_secs(3600);
 pub struct WeaponActor;
 
 /// What a weapon actor starts from.
+#[derive(Clone, Debug)]
 pub struct WeaponArguments {
     /// The weapon as stored.
     pub weapon: Weapon,
@@ -57,7 +60,7 @@ pub struct WeaponState {
     /// Why it is due, once the service-due alert has been raised.
     due: Option<ServiceDue>,
     /// How far an overdue sign-out has gone.
-    overdue: Overdue,
+    overdue: OverdueStage,
     /// Who last returned it, for a problem reported right after a return.
     last_holder: Option<(EmployeeId, tokio::time::Instant)>,
 }
@@ -78,14 +81,6 @@ enum Condition {
     Servicing {
         transaction: Uuid,
     },
-}
-
-/// How far an overdue sign-out has gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Overdue {
-    No,
-    Late,
-    Escalated,
 }
 
 /// A snapshot of a weapon for its locker's choices and state.
@@ -260,26 +255,42 @@ impl Actor for WeaponActor {
                 tracing::error!(weapon = %args.weapon.asset_tag, %error, "open grant not read");
             }
         }
+        // Out when the service started: the store knows the sign-out, when
+        // it began, and which overdue alerts already went out.
+        let mut outstanding = None;
+        if let Condition::SignedOut { transaction, .. } = &mut condition {
+            match args
+                .services
+                .store
+                .outstanding_sign_out(args.weapon.asset_tag.clone())
+                .await
+            {
+                Ok(Some(sign_out)) => {
+                    *transaction = sign_out.transaction;
+                    outstanding = Some(sign_out);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(weapon = %args.weapon.asset_tag, %error, "sign-out not read");
+                }
+            }
+        }
+
         let rule = args.services.maintenance.class(args.weapon.class);
         let due = (args.weapon.status == ServiceStatus::NeedsService).then_some(ServiceDue::Days);
-        let state = WeaponState {
+        let mut state = WeaponState {
             weapon: args.weapon,
             condition,
             services: args.services,
             rule,
             due,
-            overdue: Overdue::No,
+            overdue: OverdueStage::OnTime,
             last_holder: None,
         };
         state.publish();
         myself.send_interval(DUE_CHECK_EVERY, || WeaponMsg::DueCheck);
-
-        // Out when the service started: its overdue count starts again now
-        // (the store keeps the sign-out time; the timer does not survive).
-        if let Condition::SignedOut { transaction, .. } = state.condition {
-            myself.send_after(state.rule.expected_return(), move || {
-                WeaponMsg::OverdueCheck { transaction }
-            });
+        if let Some(sign_out) = outstanding {
+            state.resume_overdue(&myself, &sign_out);
         }
         Ok(state)
     }
@@ -452,7 +463,7 @@ impl WeaponState {
             transaction,
             returning: None,
         };
-        self.overdue = Overdue::No;
+        self.overdue = OverdueStage::OnTime;
         myself.send_after(self.rule.expected_return(), move || {
             WeaponMsg::OverdueCheck { transaction }
         });

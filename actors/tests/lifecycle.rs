@@ -1,7 +1,11 @@
 //! A weapon's life driven by tokio's paused clock: it crosses its use
 //! threshold and its day threshold, goes overdue, escalates, and clears on
 //! return; each alert is raised once, recorded once, and a repeated event
-//! raises nothing again.
+//! raises nothing again. A weapon out across a restart of its actor goes
+//! on counting from its stored sign-out and repeats no alert.
+
+#[path = "support/outstanding.rs"]
+mod outstanding;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +27,8 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// A weapon actor with a recording store and an inspectable bus.
 struct Bench {
     weapon: ActorRef<WeaponMsg>,
+    /// What it was started from, for a restart.
+    arguments: WeaponArguments,
     audit: Arc<Mutex<Vec<AuditEntry>>>,
     bus: mpsc::Receiver<Outbound>,
     seen: Vec<Outbound>,
@@ -44,6 +50,11 @@ impl Bench {
                     }
                     StoreRequest::OpenGrant { reply, .. } => {
                         let _ = reply.send(Ok(None));
+                    }
+                    StoreRequest::OutstandingSignOut { asset_tag, reply } => {
+                        let rows = recorded.lock().expect("audit lock");
+                        let answer = outstanding::outstanding_sign_out(&rows, &asset_tag);
+                        let _ = reply.send(Ok(answer));
                     }
                 }
             }
@@ -89,11 +100,12 @@ impl Bench {
             holder: None,
         };
         let arguments = WeaponArguments { weapon, services };
-        let (weapon, _) = Actor::spawn(None, WeaponActor, arguments)
+        let (weapon, _) = Actor::spawn(None, WeaponActor, arguments.clone())
             .await
             .expect("weapon starts");
         Bench {
             weapon,
+            arguments,
             audit,
             bus: outbound,
             seen: Vec::new(),
@@ -135,6 +147,24 @@ impl Bench {
         })
         .expect("answers")
         .expect("recorded");
+    }
+
+    /// Stops the weapon's actor and starts it again from what the store
+    /// would load: the weapon held by `holder`.
+    async fn restart(&mut self, holder: &str) {
+        self.weapon
+            .stop_and_wait(None, None)
+            .await
+            .expect("the weapon stops");
+        let mut arguments = self.arguments.clone();
+        arguments.weapon.holder = Some(EmployeeId::from(holder));
+        let (weapon, _) = Actor::spawn(None, WeaponActor, arguments)
+            .await
+            .expect("weapon starts again");
+        self.weapon = weapon;
+
+        // Let the timers it set start counting before time moves on.
+        self.pass(Duration::ZERO).await;
     }
 
     /// Lets time pass, then waits until the weapon has handled what the
@@ -263,6 +293,55 @@ async fn an_overdue_weapon_escalates_then_clears_on_return() {
     bench.give_back("E40004").await;
     bench.pass(3 * HOUR).await;
     assert_eq!(bench.alerts().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_weapon_out_across_a_restart_counts_from_its_sign_out_and_repeats_no_alert() {
+    let mut bench = Bench::start(0, "2026-11-30").await;
+    let transaction = bench.sign_out("E40004").await;
+
+    // Forty minutes out, the actor restarts: overdue comes twenty minutes
+    // later, at the hour from the sign-out, not an hour from the restart.
+    bench.pass(Duration::from_secs(40 * 60)).await;
+    bench.restart("E40004").await;
+    bench.pass(Duration::from_secs(20 * 60 - 1)).await;
+    assert!(bench.alerts().is_empty());
+    bench.pass(Duration::from_secs(1)).await;
+    assert_eq!(bench.alerts(), ["weapon_overdue"]);
+
+    // Restarted while late: no second overdue alert, and the escalation
+    // still comes an hour after the overdue one.
+    bench.pass(HOUR / 2).await;
+    bench.restart("E40004").await;
+    bench.pass(HOUR / 2 - Duration::from_secs(1)).await;
+    assert_eq!(bench.alerts(), ["weapon_overdue"]);
+    bench.pass(Duration::from_secs(1)).await;
+    assert_eq!(
+        bench.alerts(),
+        ["weapon_overdue", "weapon_overdue_escalated"]
+    );
+
+    // Restarted once escalated: nothing more, until it comes back.
+    bench.restart("E40004").await;
+    bench.pass(5 * HOUR).await;
+    assert_eq!(bench.alerts().len(), 2);
+    bench.give_back("E40004").await;
+    assert_eq!(bench.alerts().len(), 3, "cleared on return");
+    let overdue_rows: Vec<_> = bench
+        .audit
+        .lock()
+        .expect("audit lock")
+        .iter()
+        .filter(|e| e.action == AuditAction::Overdue && e.reason != "weapon_overdue_cleared")
+        .map(|e| (e.reason.clone(), e.transaction))
+        .collect();
+    assert_eq!(
+        overdue_rows,
+        [
+            ("weapon_overdue".to_owned(), Some(transaction)),
+            ("weapon_overdue_escalated".to_owned(), Some(transaction)),
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]

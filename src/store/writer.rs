@@ -92,6 +92,13 @@ fn run(mut db: Database, mut requests: mpsc::Receiver<StoreRequest>) {
                         });
                     let _ = reply.send(answer);
                 }
+                StoreRequest::OutstandingSignOut { asset_tag, reply } => {
+                    let answer = super::recovery::outstanding_sign_out(&db.conn, &asset_tag)
+                        .map_err(|error| StoreError::Failed {
+                            detail: error.to_string(),
+                        });
+                    let _ = reply.send(answer);
+                }
             }
             if batch.len() < MAX_BATCH {
                 next = requests.try_recv().ok();

@@ -10,11 +10,13 @@
 use ractor::ActorRef;
 use uuid::Uuid;
 
-use super::{Condition, Overdue, WeaponMsg, WeaponState};
+use super::{Condition, WeaponMsg, WeaponState};
 use crate::activity::Alert;
 use crate::domain::{EmployeeId, ServiceStatus};
 use crate::maintenance::{ServiceDue, UseCounters};
-use crate::ports::{AuditAction, Decision, ProblemNote, ServiceNote, WeaponChange};
+use crate::ports::{
+    AuditAction, Decision, OutstandingSignOut, OverdueStage, ProblemNote, ServiceNote, WeaponChange,
+};
 use crate::protocol::Severity;
 use crate::rules::Reason;
 
@@ -212,16 +214,51 @@ impl WeaponState {
         Ok(())
     }
 
+    /// Out when the service started: the overdue count goes on from the
+    /// stored sign-out, and an alert that already went out is not sent
+    /// again. A check whose time has passed runs at once.
+    pub(super) fn resume_overdue(
+        &mut self,
+        myself: &ActorRef<WeaponMsg>,
+        sign_out: &OutstandingSignOut,
+    ) {
+        let transaction = sign_out.transaction;
+        let out_for = self
+            .services
+            .clock
+            .now()
+            .duration_since(sign_out.signed_out_at)
+            .max(jiff::SignedDuration::ZERO)
+            .unsigned_abs();
+        let overdue_at = self.rule.expected_return();
+        let escalate_at = overdue_at.saturating_add(self.rule.escalate_after());
+
+        self.overdue = sign_out.overdue;
+        match sign_out.overdue {
+            OverdueStage::OnTime => {
+                myself.send_after(overdue_at.saturating_sub(out_for), move || {
+                    WeaponMsg::OverdueCheck { transaction }
+                });
+            }
+            OverdueStage::Late => {
+                myself.send_after(escalate_at.saturating_sub(out_for), move || {
+                    WeaponMsg::EscalateCheck { transaction }
+                });
+            }
+            OverdueStage::Escalated => {}
+        }
+    }
+
     /// The expected return time passed: overdue, unless it came back.
     pub(super) async fn overdue_check(&mut self, myself: &ActorRef<WeaponMsg>, transaction: Uuid) {
         let still_out = matches!(
             &self.condition,
             Condition::SignedOut { transaction: out, .. } if *out == transaction
         );
-        if !still_out || self.overdue != Overdue::No {
+        if !still_out || self.overdue != OverdueStage::OnTime {
             return;
         }
-        self.overdue = Overdue::Late;
+        self.overdue = OverdueStage::Late;
         self.overdue_alert(transaction, "weapon_overdue", Severity::Warning)
             .await;
         myself.send_after(self.rule.escalate_after(), move || {
@@ -235,10 +272,10 @@ impl WeaponState {
             &self.condition,
             Condition::SignedOut { transaction: out, .. } if *out == transaction
         );
-        if !still_out || self.overdue != Overdue::Late {
+        if !still_out || self.overdue != OverdueStage::Late {
             return;
         }
-        self.overdue = Overdue::Escalated;
+        self.overdue = OverdueStage::Escalated;
         let kind = "weapon_overdue_escalated";
         self.overdue_alert(transaction, kind, Severity::Critical)
             .await;
@@ -246,10 +283,10 @@ impl WeaponState {
 
     /// Back after being overdue: the alert clears.
     pub(super) async fn overdue_cleared(&mut self, transaction: Uuid) {
-        if self.overdue == Overdue::No {
+        if self.overdue == OverdueStage::OnTime {
             return;
         }
-        self.overdue = Overdue::No;
+        self.overdue = OverdueStage::OnTime;
         self.overdue_alert(transaction, "weapon_overdue_cleared", Severity::Info)
             .await;
     }

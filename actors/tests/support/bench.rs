@@ -5,6 +5,9 @@
 
 #![allow(dead_code)]
 
+#[path = "outstanding.rs"]
+mod outstanding;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,8 +15,9 @@ use std::time::Duration;
 use armory_actors::clock::Clock;
 use armory_actors::directory::Directory;
 use armory_actors::domain::{
-    Armory, BadgeUid, Certification, CompartmentSize, EmployeeId, Locker, LockerId, Person,
-    PersonStatus, Personnel, ReaderKind, Role, ServiceStatus, Site, SiteId, Weapon, WeaponClass,
+    Armory, AssetTag, BadgeUid, Certification, CompartmentSize, EmployeeId, Locker, LockerId,
+    Person, PersonStatus, Personnel, ReaderKind, Role, ServiceStatus, Site, SiteId, Weapon,
+    WeaponClass,
 };
 use armory_actors::ports::{
     AuditAction, AuditEntry, Bus, Decision, OpenGrant, Outbound, Store, StoreRequest,
@@ -330,6 +334,10 @@ async fn fake_store(
                         granted_at: grant.at,
                     });
                 let _ = reply.send(Ok(open));
+            }
+            StoreRequest::OutstandingSignOut { asset_tag, reply } => {
+                let rows = audit.lock().expect("audit lock");
+                let _ = reply.send(Ok(outstanding::outstanding_sign_out(&rows, &asset_tag)));
             }
         }
     }

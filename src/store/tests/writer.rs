@@ -5,7 +5,8 @@ use std::thread::JoinHandle;
 
 use armory_actors::domain::{AssetTag, EmployeeId, WeaponClass};
 use armory_actors::ports::{
-    AuditAction, AuditEntry, Decision, Store, StoreError, StoreRequest, WeaponChange,
+    AuditAction, AuditEntry, Decision, OutstandingSignOut, OverdueStage, Store, StoreError,
+    StoreRequest, WeaponChange,
 };
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
@@ -289,5 +290,60 @@ fn an_unknown_weapon_is_a_conflict() {
         Err(StoreError::Conflict { detail }) => assert!(detail.contains("XX-99999"), "{detail}"),
         other => panic!("expected Conflict, got {other:?}"),
     }
+    stop(requests, writer);
+}
+
+#[test]
+fn an_outstanding_sign_out_carries_its_time_and_overdue_stage() {
+    let (_dir, path) = temp_db();
+    let (requests, receiver) = mpsc::channel(16);
+    let writer = spawn_writer(seeded(&path), receiver).expect("writer starts");
+    let tag = AssetTag::from("LL-01001");
+    let ask = |requests: &mpsc::Sender<StoreRequest>| {
+        let (reply, answer) = oneshot::channel();
+        let asset_tag = tag.clone();
+        requests
+            .try_send(StoreRequest::OutstandingSignOut { asset_tag, reply })
+            .expect("the test channel has room");
+        answer
+            .blocking_recv()
+            .expect("the writer answers every request")
+            .expect("the read succeeds")
+    };
+    assert_eq!(ask(&requests), None, "in its compartment");
+
+    let signed_out_at = at("2026-12-03T14:00:00Z");
+    let (entry, change) = sign_out("LL-01001", "E40001", signed_out_at);
+    let transaction = entry.transaction.expect("a sign-out has a transaction");
+    answer(queue(&requests, entry, Some(change))).expect("signed out");
+    let expected = OutstandingSignOut {
+        transaction,
+        signed_out_at,
+        overdue: OverdueStage::OnTime,
+    };
+    assert_eq!(ask(&requests), Some(expected.clone()));
+
+    // Each overdue row of that sign-out moves the stage on.
+    for (reason, stage) in [
+        ("weapon_overdue", OverdueStage::Late),
+        ("weapon_overdue_escalated", OverdueStage::Escalated),
+    ] {
+        let row = AuditEntry {
+            action: AuditAction::Overdue,
+            decision: Decision::Recorded,
+            reason: reason.to_owned(),
+            asset_tag: Some(tag.clone()),
+            transaction: Some(transaction),
+            ..denied_entry(at("2026-12-03T15:00:00Z"))
+        };
+        answer(queue(&requests, row, None)).expect("recorded");
+        let outstanding = ask(&requests).expect("still out");
+        assert_eq!(outstanding.overdue, stage);
+        assert_eq!(outstanding.signed_out_at, signed_out_at);
+    }
+
+    let (entry, change) = return_of("LL-01001", "E40001", at("2026-12-03T17:00:00Z"));
+    answer(queue(&requests, entry, Some(change))).expect("returned");
+    assert_eq!(ask(&requests), None, "back in its compartment");
     stop(requests, writer);
 }
