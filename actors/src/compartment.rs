@@ -411,7 +411,8 @@ impl CompartmentState {
                     .await;
             }
             Err(error) => {
-                tracing::error!(weapon = %pending.asset_tag, %error, kind, "weapon actor unreachable");
+                let weapon = &pending.asset_tag;
+                tracing::error!(%weapon, %error, kind, "weapon actor unreachable");
                 happening
                     .record_anomaly(services, "weapon_unreachable")
                     .await;
