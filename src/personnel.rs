@@ -45,7 +45,7 @@ pub use report::{
 pub use watch::{PersonnelPayload, PersonnelWatch, WatchSettings};
 
 /// The site and the locker named in audit rows of personnel changes.
-pub const AUDIT_LOCATION: &str = "service";
+pub const AUDIT_LOCATION: &str = crate::store::SERVICE_LOCATION;
 
 /// The store's file name inside the state folder.
 pub const STORE_FILE: &str = "armory.sqlite3";

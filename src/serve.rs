@@ -13,11 +13,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use armory_actors::clock::Clock;
-use armory_actors::directory::Directory;
+use armory_actors::directory::{Directory, RouteError};
 use armory_actors::domain::{Armory, Personnel};
 use armory_actors::import::AgencyData;
 use armory_actors::ports::{Bus, Store};
@@ -53,6 +55,9 @@ pub struct Service {
     personnel: PersonnelHandle,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     summary: Summary,
+    /// Set once [`Service::stop`] begins: events for lockers already
+    /// stopped (the lockers' own goodbyes) are expected then, not faults.
+    stopping: Arc<AtomicBool>,
     _personnel_watch: crate::personnel::PersonnelWatch,
 }
 
@@ -152,10 +157,21 @@ impl Service {
             last_will: Some((Topic::ServiceState.name(), offline)),
         };
         let routes = directory.clone();
-        let link = MqttLink::start(link_settings, outbound, move |topic, payload| {
-            if let Err(error) = routes.route(&topic, payload) {
-                metrics::counter!("armory_device_events_rejected_total", "reason" => error.code())
-                    .increment(1);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let winding_down = Arc::clone(&stopping);
+        let link = MqttLink::start(link_settings, outbound, move |topic, payload| match routes
+            .route(&topic, payload)
+        {
+            Ok(()) => {}
+            Err(error @ RouteError::LockerDown { .. }) if winding_down.load(Ordering::SeqCst) => {
+                tracing::debug!(%error, "event after its locker stopped");
+            }
+            Err(error) => {
+                metrics::counter!(
+                    "armory_device_events_rejected_total",
+                    "reason" => error.code()
+                )
+                .increment(1);
                 tracing::warn!(reason = error.code(), %error, "message not routed");
             }
         });
@@ -186,6 +202,7 @@ impl Service {
             personnel,
             metrics,
             summary,
+            stopping,
             _personnel_watch: personnel_watch,
         })
     }
@@ -244,6 +261,7 @@ impl Service {
     pub async fn stop(self) {
         // Actors first, so nothing they publish on the way out is lost;
         // then the offline status and a clean disconnect.
+        self.stopping.store(true, Ordering::SeqCst);
         let stopped = self
             .root
             .stop_and_wait(
@@ -280,8 +298,8 @@ async fn audit_configuration(
     let entry = armory_actors::ports::AuditEntry {
         event_id: None,
         at: clock.now(),
-        site: "service".into(),
-        locker: "service".into(),
+        site: crate::store::SERVICE_LOCATION.into(),
+        locker: crate::store::SERVICE_LOCATION.into(),
         reader: None,
         action: armory_actors::ports::AuditAction::ConfigurationChange,
         badge: None,

@@ -43,6 +43,11 @@ pub use personnel::PersonnelTx;
 pub use weapons::SignOutRecord;
 pub use writer::spawn_writer;
 
+/// The site and the locker named in audit rows about the service itself
+/// rather than a locker: personnel imports, PIN enrolments, configuration
+/// changes. Their local time is UTC.
+pub const SERVICE_LOCATION: &str = "service";
+
 /// How long a connection waits for another one's lock before it fails.
 /// Only a second process (a CLI import next to the running service) can
 /// hold the write lock; the service itself has one writer.

@@ -244,6 +244,7 @@ impl Zones {
                 tracing::error!(%site, %error, "site time zone unknown; local times in UTC");
                 TimeZone::UTC
             }
+            None if site.as_str() == super::SERVICE_LOCATION => TimeZone::UTC,
             None => {
                 tracing::error!(%site, "audit row for an unknown site; local time in UTC");
                 TimeZone::UTC
