@@ -15,9 +15,8 @@ use std::time::Duration;
 use armory_actors::clock::Clock;
 use armory_actors::directory::Directory;
 use armory_actors::domain::{
-    Armory, AssetTag, BadgeUid, Certification, CompartmentSize, EmployeeId, Locker, LockerId,
-    Person, PersonStatus, Personnel, ReaderKind, Role, ServiceStatus, Site, SiteId, Weapon,
-    WeaponClass,
+    Armory, BadgeUid, Certification, CompartmentSize, EmployeeId, Locker, LockerId, Person,
+    PersonStatus, Personnel, ReaderKind, Role, ServiceStatus, Site, SiteId, Weapon, WeaponClass,
 };
 use armory_actors::ports::{
     AuditAction, AuditEntry, Bus, Decision, OpenGrant, Outbound, Store, StoreRequest,
