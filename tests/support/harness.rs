@@ -409,9 +409,74 @@ impl TestArmory {
             .map(|n| n as CompartmentNo)
     }
 
+    /// Granted audit rows, each of which must have sent one unlock.
+    pub fn granted_rows(&self) -> usize {
+        self.all_audit()
+            .iter()
+            .filter(|row| row.entry.decision == armory_actors::ports::Decision::Granted)
+            .count()
+    }
+
+    /// Write ahead, one for one: every granted row has sent exactly one
+    /// unlock command and no unlock went out without its row. A row is
+    /// durable before its command leaves, so the commands may lag the
+    /// rows a moment, never lead them.
+    pub async fn assert_grants_match_unlocks(&self) {
+        let granted = self.granted_rows();
+        let secret = self.service.fleet_secret().clone();
+        self.observer
+            .wait_until("an unlock command for every granted row", |seen| {
+                service_unlocks(&secret, seen).len() >= granted
+            })
+            .await;
+        assert_eq!(
+            self.granted_rows(),
+            service_unlocks(&secret, &self.observer.all()).len(),
+            "granted audit rows and unlock commands differ"
+        );
+    }
+
+    /// Stops everything, first checking that granted rows and unlock
+    /// commands matched one for one over the whole test.
     pub async fn stop(self) {
         self.sim.shutdown().await;
+        self.assert_grants_match_unlocks().await;
         self.observer.stop().await;
         self.service.stop().await;
     }
+}
+
+/// The ids of the unlock commands the service itself sent: sealed under
+/// the locker's key (a test's forgeries are not) and counted once each (a
+/// test's replays repeat an id).
+pub fn service_unlocks(
+    secret: &armory_actors::protocol::FleetSecret,
+    seen: &[Seen],
+) -> std::collections::BTreeSet<uuid::Uuid> {
+    use armory_actors::protocol::{Command, SealedEnvelope};
+
+    let mut ids = std::collections::BTreeSet::new();
+    for message in seen {
+        if !message.topic.contains("/command/compartment/") {
+            continue;
+        }
+        let Some(locker) = message.topic.split('/').nth(3) else {
+            continue;
+        };
+        let Some(made_at) = message.json()["at"]
+            .as_str()
+            .and_then(|at| at.parse::<Timestamp>().ok())
+        else {
+            continue;
+        };
+        let key = secret.locker_key(&LockerId::from(locker));
+        let opened =
+            SealedEnvelope::<Command>::open(&key, &message.topic, &message.payload, made_at);
+        if let Ok(envelope) = opened {
+            if matches!(envelope.body, Command::Unlock { .. }) {
+                ids.insert(envelope.id);
+            }
+        }
+    }
+    ids
 }
