@@ -1,6 +1,10 @@
 //! The one place the tracing subscriber is set up.
 //!
-//! `RUST_LOG` chooses what is shown (default: [`DEFAULT_FILTER`]).
+//! `RUST_LOG` chooses what is shown (default: [`DEFAULT_FILTER`]). Colours
+//! only when standard error is a terminal, so a log sent to a file or a
+//! journal holds plain text that grep and log shippers read as it is.
+
+use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
@@ -17,6 +21,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .compact()
         .try_init();
