@@ -66,6 +66,16 @@ pub struct BrokerSettings {
     pub tls: Option<TlsSettings>,
 }
 
+/// How many retained messages a QoS 0 subscriber is sent when it
+/// subscribes. rumqttd cuts the replay to this count (it is also the most
+/// it reads for such a subscriber at once), so it must exceed what the
+/// armory retains (a state topic per locker, compartment and weapon: about
+/// 2,000 for the demo agency), or `mosquitto_sub -t 'armory/#'` shows a
+/// dashboard only part of the armory. A QoS 1 subscriber gets at most 100
+/// whatever this says (rumqttd's fixed in-flight window): dashboards
+/// subscribe at QoS 0, or per locker.
+pub const RETAINED_REPLAY_LIMIT: u64 = 20_000;
+
 /// A running embedded broker.
 pub struct EmbeddedBroker {
     address: SocketAddr,
@@ -86,7 +96,7 @@ impl EmbeddedBroker {
 
         let router_config = RouterConfig {
             max_connections: settings.max_connections,
-            max_outgoing_packet_count: 200,
+            max_outgoing_packet_count: RETAINED_REPLAY_LIMIT,
             max_segment_size: 256 * 1024,
             max_segment_count: 4,
             custom_segment: None,

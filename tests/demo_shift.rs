@@ -7,6 +7,7 @@
 //! broker port and a temp state folder; the PIN hashes are cheap so the
 //! first start does not spend its time in argon2.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use armory::store::{AuditFilter, Database};
+use armory_actors::import::AgencyData;
 use armory_actors::ports::{AuditAction, Decision};
 
 /// The demo's shift when run as the README says: 120 sign-outs, each
@@ -215,8 +217,22 @@ fn the_demo_plays_a_whole_shift_that_mosquitto_sub_can_watch() {
             .filter(|row| row.entry.action == action && row.entry.decision == Decision::Recorded)
             .count()
     };
-    assert_eq!(recorded(AuditAction::SignedOut), completed);
-    assert_eq!(recorded(AuditAction::Returned), completed);
+    let mut tally = std::collections::BTreeMap::new();
+    for row in &rows {
+        let key = format!(
+            "{} {} {}",
+            row.entry.action.as_str(),
+            row.entry.decision.as_str(),
+            row.entry.reason
+        );
+        *tally.entry(key).or_insert(0) += 1;
+    }
+    assert_eq!(
+        recorded(AuditAction::SignedOut),
+        completed,
+        "{tally:#?}\n{console}"
+    );
+    assert_eq!(recorded(AuditAction::Returned), completed, "{tally:#?}");
 
     // What mosquitto_sub saw: live state and activity of the shift, and
     // the commands to the lockers, never retained.
@@ -241,11 +257,24 @@ fn the_demo_plays_a_whole_shift_that_mosquitto_sub_can_watch() {
         live_weapon_state >= SIGN_OUTS * 9 / 10,
         "{live_weapon_state}"
     );
+    // Every locker and weapon of the agency, as the broker replayed its
+    // retained state on subscribing or as the service published it.
+    let agency = AgencyData::load_dir(&demo_data_dir()).expect("demo data");
+    let weapon_states = watched
+        .iter()
+        .filter(|w| w.topic.contains("/state/weapon/"))
+        .map(|w| w.topic.as_str())
+        .collect::<BTreeSet<_>>();
+    assert_eq!(weapon_states.len(), agency.armory.weapons.len());
+    let locker_states = watched
+        .iter()
+        .filter(|w| w.topic.ends_with("/state") && w.payload["locker"].is_string())
+        .map(|w| w.topic.as_str())
+        .collect::<BTreeSet<_>>();
+    assert_eq!(locker_states.len(), agency.armory.lockers.len());
     assert!(
-        watched
-            .iter()
-            .any(|w| w.retained && w.topic.contains("/state")),
-        "no retained state reached a late subscriber"
+        watched.iter().filter(|w| w.retained).count() > 1_000,
+        "the broker replayed little retained state to a late subscriber"
     );
     let commands: Vec<_> = watched
         .iter()
