@@ -184,9 +184,10 @@ async fn a_weapon_goes_out_and_comes_back() {
         .count();
     assert_eq!(granted, armory.unlock_commands().len());
 
-    // The locker's state is retained for a late dashboard. (rumqttd replays
-    // only as many retained messages as it has in-flight slots, so a
-    // dashboard subscribes per kind of topic, not to the whole tree.)
+    // The locker's state is retained for a late dashboard. (This observer
+    // subscribes at QoS 1, for which rumqttd replays at most 100 retained
+    // messages, so it asks for the one topic; tests/demo_shift.rs shows a
+    // QoS 0 mosquitto_sub on the whole tree getting all of them.)
     let broker = armory.service.broker_address();
     let late = Observer::start(broker, "late-2", "armory/v1/SLM/SLM-L1/state").await;
     late.wait_until("retained locker state", |seen| {
