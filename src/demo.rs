@@ -83,6 +83,11 @@ pub async fn run(
         .context("playing the shift")?;
     println!("{report}");
 
+    // The crew counted each door as it shut; the service records it a
+    // moment later. Let it catch up before the summary is left standing
+    // beside a trail that is still being written.
+    settle(&service, config.timing.unlock_window()).await?;
+
     if !exit {
         println!("the armory keeps running; Ctrl-C stops it");
         tokio::signal::ctrl_c()
@@ -92,4 +97,28 @@ pub async fn run(
     simulator.shutdown().await;
     service.stop().await;
     Ok(())
+}
+
+/// Waits until every granted opening has been closed in the trail (a
+/// sign-out, a return, or an expiry after the unlock window), so that
+/// stopping now loses no door the crew has already shut. Gives up after
+/// the unlock window and a little more, saying so.
+async fn settle(service: &Service, unlock_window: std::time::Duration) -> anyhow::Result<()> {
+    let store = Database::open_reader(service.database_path())?;
+    let patience = unlock_window + std::time::Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let open = store.open_grant_count()?;
+        if open == 0 {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                open,
+                "openings still not closed in the trail after the shift"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

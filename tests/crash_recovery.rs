@@ -20,8 +20,8 @@ mod process;
 #[path = "crash_recovery/watch.rs"]
 mod watch;
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use armory_actors::import::AgencyData;
@@ -42,49 +42,6 @@ const OFFICERS: usize = 6;
 
 /// Sign-outs seen on the activity stream before the service is killed.
 const KILL_AFTER: usize = 10;
-
-/// A port that was free a moment ago. The service must come back on the
-/// same port after the kill, so the test picks it rather than port 0.
-fn free_port() -> u16 {
-    let probe = TcpListener::bind("127.0.0.1:0").expect("loopback binds");
-    probe
-        .local_addr()
-        .expect("bound socket has an address")
-        .port()
-}
-
-/// The harness's test configuration on a fixed port, with a short unlock
-/// window so that an opening the crash cut off is closed out quickly.
-fn write_config(dir: &Path, state: &Path, port: u16) -> PathBuf {
-    let text = format!(
-        r#"
-[service]
-state_dir = "{state}"
-[broker]
-listen = "127.0.0.1:{port}"
-max_connections = 200
-[metrics]
-enabled = false
-listen = "127.0.0.1:0"
-[agency]
-data_dir = "{data}"
-[timing]
-unlock_window_seconds = 5
-door_open_limit_seconds = 120
-command_lifetime_seconds = 5
-[security]
-pin_hash_memory_kib = 64
-pin_hash_iterations = 1
-{users}
-"#,
-        state = state.display(),
-        data = harness::demo_data_dir().display(),
-        users = harness::observer_user_toml(),
-    );
-    let path = dir.join("armory.toml");
-    std::fs::write(&path, text).expect("the configuration is written");
-    path
-}
 
 /// Waits until the store has no grant left open, or fails after `patience`.
 async fn wait_for_closed_grants(database: &Path, patience: Duration) -> Facts {
@@ -110,8 +67,15 @@ async fn a_service_killed_mid_shift_comes_back_and_the_shift_finishes_cleanly() 
     let dir = tempfile::tempdir().expect("temp dir");
     // Not created here: the service makes it, owner-only.
     let state = dir.path().join("state");
-    let port = free_port();
-    let config = write_config(dir.path(), &state, port);
+    // A port picked now: the service must come back on the same one after
+    // the kill. A short unlock window closes out the opening it cut off.
+    let port = harness::free_port();
+    let settings = harness::TestSettings {
+        broker_listen: format!("127.0.0.1:{port}"),
+        unlock_window_seconds: 5,
+        ..harness::TestSettings::default()
+    };
+    let config = harness::write_config_file(dir.path(), &settings);
     let broker = SocketAddr::from(([127, 0, 0, 1], port));
     let database = state.join("armory.sqlite3");
 

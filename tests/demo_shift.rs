@@ -7,10 +7,12 @@
 //! broker port and a temp state folder; the PIN hashes are cheap so the
 //! first start does not spend its time in argon2.
 
+#[path = "support/harness.rs"]
+mod harness;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -25,46 +27,6 @@ const PLANNED: usize = 120;
 
 /// What a newcomer must see complete at the least.
 const SIGN_OUTS: usize = 100;
-
-fn demo_data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo")
-}
-
-/// A port that was free a moment ago (the broker needs a known port for
-/// mosquitto_sub to find it).
-fn free_port() -> u16 {
-    let probe = TcpListener::bind("127.0.0.1:0").expect("loopback bind");
-    probe.local_addr().expect("bound address").port()
-}
-
-fn write_config(dir: &Path, broker_port: u16) -> PathBuf {
-    let text = format!(
-        r#"
-[service]
-state_dir = "{state}"
-[broker]
-listen = "127.0.0.1:{broker_port}"
-max_connections = 200
-[metrics]
-enabled = false
-listen = "127.0.0.1:0"
-[agency]
-data_dir = "{data}"
-[timing]
-unlock_window_seconds = 30
-door_open_limit_seconds = 120
-command_lifetime_seconds = 5
-[security]
-pin_hash_memory_kib = 64
-pin_hash_iterations = 1
-"#,
-        state = dir.join("state").display(),
-        data = demo_data_dir().display(),
-    );
-    let path = dir.join("armory.toml");
-    std::fs::write(&path, text).expect("config written");
-    path
-}
 
 /// `mosquitto_sub` on the whole namespace, as the README shows it, with
 /// the retain flag first on each line: `1 topic payload`.
@@ -125,8 +87,14 @@ fn parse_watched(output: &str) -> Vec<Watched> {
 #[test]
 fn the_demo_plays_a_whole_shift_that_mosquitto_sub_can_watch() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let broker_port = free_port();
-    let config = write_config(dir.path(), broker_port);
+    // The demo's own dashboard login, as the README shows it: no other.
+    let broker_port = harness::free_port();
+    let settings = harness::TestSettings {
+        broker_listen: format!("127.0.0.1:{broker_port}"),
+        observer_user: false,
+        ..harness::TestSettings::default()
+    };
+    let config = harness::write_config_file(dir.path(), &settings);
 
     let mut demo = Command::new(env!("CARGO_BIN_EXE_armory"))
         .args(["demo", "--exit"])
@@ -259,7 +227,7 @@ fn the_demo_plays_a_whole_shift_that_mosquitto_sub_can_watch() {
     );
     // Every locker and weapon of the agency, as the broker replayed its
     // retained state on subscribing or as the service published it.
-    let agency = AgencyData::load_dir(&demo_data_dir()).expect("demo data");
+    let agency = AgencyData::load_dir(&harness::demo_data_dir()).expect("demo data");
     let weapon_states = watched
         .iter()
         .filter(|w| w.topic.contains("/state/weapon/"))

@@ -12,54 +12,18 @@
 //! a hash, or the microseconds of a log timestamp cannot match by chance.
 //! A badge id (hex) counts where it is not part of a longer hex run.
 
+#[path = "support/harness.rs"]
+mod harness;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use armory::store::{AuditFilter, Database};
 use armory_actors::import::AgencyData;
-
-fn demo_data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo")
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let probe = TcpListener::bind("127.0.0.1:0").expect("loopback bind");
-    probe.local_addr().expect("bound address").port()
-}
-
-fn write_config(dir: &Path, metrics_port: u16) -> PathBuf {
-    let text = format!(
-        r#"
-[service]
-state_dir = "{state}"
-[broker]
-listen = "127.0.0.1:0"
-max_connections = 200
-[metrics]
-listen = "127.0.0.1:{metrics_port}"
-[agency]
-data_dir = "{data}"
-[timing]
-unlock_window_seconds = 30
-door_open_limit_seconds = 120
-command_lifetime_seconds = 5
-[security]
-pin_hash_memory_kib = 64
-pin_hash_iterations = 1
-"#,
-        state = dir.join("state").display(),
-        data = demo_data_dir().display(),
-    );
-    let path = dir.join("armory.toml");
-    std::fs::write(&path, text).expect("config written");
-    path
-}
 
 /// `GET /metrics` over plain HTTP/1.1.
 fn scrape(port: u16) -> String {
@@ -102,8 +66,12 @@ fn occurrences(haystack: &str, needle: &str) -> Vec<String> {
 #[test]
 fn a_shift_leaves_no_pin_or_badge_id_in_logs_or_metrics() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let metrics_port = free_port();
-    let config = write_config(dir.path(), metrics_port);
+    let metrics_port = harness::free_port();
+    let settings = harness::TestSettings {
+        metrics_listen: Some(format!("127.0.0.1:{metrics_port}")),
+        ..harness::TestSettings::default()
+    };
+    let config = harness::write_config_file(dir.path(), &settings);
 
     let mut demo = Command::new(env!("CARGO_BIN_EXE_armory"))
         .args([
@@ -186,7 +154,7 @@ fn a_shift_leaves_no_pin_or_badge_id_in_logs_or_metrics() {
         .collect();
     assert!(people.len() >= 10, "only {} people took part", people.len());
 
-    let agency = AgencyData::load_dir(&demo_data_dir()).expect("demo data");
+    let agency = AgencyData::load_dir(&harness::demo_data_dir()).expect("demo data");
     let everything = format!("{console}\n{log}\n{metrics}");
     let mut leaks = Vec::new();
     for employee in &people {

@@ -19,6 +19,24 @@ use uuid::Uuid;
 
 use super::{parse_utc, DbError, SqlContext};
 
+/// How many granted openings, of any weapon, the trail has not closed:
+/// officers the service may still hear a door from.
+pub(super) fn open_grant_count(conn: &Connection) -> Result<u64, DbError> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM audit g
+         WHERE g.decision = 'granted'
+           AND g.action IN ('sign_out_request', 'return_request')
+           AND g.transaction_id IS NOT NULL
+           AND NOT EXISTS (
+               SELECT 1 FROM audit c
+               WHERE c.transaction_id = g.transaction_id
+                 AND c.action IN ('signed_out', 'returned', 'unlock_expired', 'anomaly'))",
+        [],
+        |row| row.get(0),
+    )
+    .context("counting open grants")
+}
+
 /// The open grant of a weapon, if any.
 pub(super) fn open_grant(
     conn: &Connection,

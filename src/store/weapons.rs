@@ -56,6 +56,12 @@ impl Database {
         }
     }
 
+    /// How many granted openings the trail has not closed yet (no sign-out,
+    /// return, expiry or anomaly recorded for them).
+    pub fn open_grant_count(&self) -> Result<u64, DbError> {
+        super::recovery::open_grant_count(&self.conn)
+    }
+
     /// Every sign-out not yet closed by a return, oldest first.
     pub fn open_sign_outs(&self) -> Result<Vec<SignOutRecord>, DbError> {
         let mut statement = self

@@ -163,20 +163,66 @@ pub fn test_config(state_dir: &Path) -> Config {
 
 /// The test configuration with more TOML appended (an `[access]` table).
 pub fn test_config_with(state_dir: &Path, extra: &str) -> Config {
-    let text = format!(
+    let settings = TestSettings {
+        extra,
+        ..TestSettings::default()
+    };
+    let text = config_text(state_dir, &settings);
+    Config::from_str_at(&text, state_dir).expect("test configuration is valid")
+}
+
+/// What tests vary in their configuration.
+pub struct TestSettings<'a> {
+    /// The broker's plain listener.
+    pub broker_listen: String,
+    /// The metrics listener, or `None` for no metrics endpoint.
+    pub metrics_listen: Option<String>,
+    /// How long a granted opening waits for its door.
+    pub unlock_window_seconds: u32,
+    /// Whether the observer's broker login is defined (without it, the
+    /// demo adds its published dashboard login).
+    pub observer_user: bool,
+    /// More TOML appended, such as an `[access]` table.
+    pub extra: &'a str,
+}
+
+impl Default for TestSettings<'_> {
+    fn default() -> Self {
+        TestSettings {
+            broker_listen: "127.0.0.1:0".to_owned(),
+            metrics_listen: None,
+            unlock_window_seconds: 30,
+            observer_user: true,
+            extra: "",
+        }
+    }
+}
+
+/// The test configuration as TOML: the demo agency, state in `state_dir`,
+/// cheap PIN hashes, and what `settings` say.
+pub fn config_text(state_dir: &Path, settings: &TestSettings<'_>) -> String {
+    let metrics = match &settings.metrics_listen {
+        Some(listen) => format!("enabled = true\nlisten = \"{listen}\""),
+        None => "enabled = false\nlisten = \"127.0.0.1:0\"".to_owned(),
+    };
+    let users = if settings.observer_user {
+        observer_user_toml()
+    } else {
+        String::new()
+    };
+    format!(
         r#"
 [service]
 state_dir = "{state}"
 [broker]
-listen = "127.0.0.1:0"
+listen = "{broker}"
 max_connections = 200
 [metrics]
-enabled = false
-listen = "127.0.0.1:0"
+{metrics}
 [agency]
 data_dir = "{data}"
 [timing]
-unlock_window_seconds = 30
+unlock_window_seconds = {unlock_window}
 door_open_limit_seconds = 120
 command_lifetime_seconds = 5
 [security]
@@ -186,10 +232,30 @@ pin_hash_iterations = 1
 {extra}
 "#,
         state = state_dir.display(),
+        broker = settings.broker_listen,
         data = demo_data_dir().display(),
-        users = observer_user_toml(),
-    );
-    Config::from_str_at(&text, state_dir).expect("test configuration is valid")
+        unlock_window = settings.unlock_window_seconds,
+        extra = settings.extra,
+    )
+}
+
+/// Writes the test configuration into `dir` as `armory.toml`, for tests
+/// that run the `armory` binary; its state goes to `dir/state`.
+pub fn write_config_file(dir: &Path, settings: &TestSettings<'_>) -> PathBuf {
+    let path = dir.join("armory.toml");
+    let text = config_text(&dir.join("state"), settings);
+    std::fs::write(&path, text).expect("the configuration is written");
+    path
+}
+
+/// A loopback port that was free a moment ago, for a listener a test must
+/// know in advance (an outside client, a restart on the same port).
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("loopback binds");
+    probe
+        .local_addr()
+        .expect("a bound socket has an address")
+        .port()
 }
 
 impl TestArmory {
