@@ -18,6 +18,7 @@ use armory_actors::domain::{
     Armory, BadgeUid, Certification, CompartmentSize, EmployeeId, Locker, LockerId, Person,
     PersonStatus, Personnel, ReaderKind, Role, ServiceStatus, Site, SiteId, Weapon, WeaponClass,
 };
+use armory_actors::maintenance::MaintenancePolicy;
 use armory_actors::ports::{
     AuditAction, AuditEntry, Bus, Decision, OpenGrant, Outbound, Store, StoreRequest,
 };
@@ -32,6 +33,7 @@ use uuid::Uuid;
 
 pub const OFFICER_BADGE: &str = "0A0A0A0A";
 pub const SUPERVISOR_BADGE: &str = "0B0B0B0B";
+pub const ARMORER_BADGE: &str = "0D0D0D0D";
 
 /// One locker, SLM-L1: two fingerprint readers, four compartments, three
 /// TASERs in compartments 1 to 3 (least used first).
@@ -51,6 +53,11 @@ pub struct Bench {
 
 impl Bench {
     pub async fn start() -> Bench {
+        Self::start_with(MaintenancePolicy::default()).await
+    }
+
+    /// A bench whose weapons follow `maintenance` instead of the defaults.
+    pub async fn start_with(maintenance: MaintenancePolicy) -> Bench {
         let start: Timestamp = "2026-12-03T14:00:00Z".parse().expect("valid instant");
         let clock = Clock::following_tokio(start);
         let audit = Arc::new(Mutex::new(Vec::<AuditEntry>::new()));
@@ -74,7 +81,7 @@ impl Bench {
             timing: Timing::default(),
             commands: CommandCounter::starting_at(0),
             policy: Arc::default(),
-            maintenance: Arc::default(),
+            maintenance: Arc::new(maintenance),
         };
         let (_root, directory) = armory_actors::tree::start(armory(), services)
             .await
@@ -105,6 +112,12 @@ impl Bench {
 
     /// Sends a sealed event as SLM-L1's controller and lets it be handled.
     pub async fn send(&mut self, topic: Topic, body: DeviceEvent) {
+        self.send_sealed(topic, body).await;
+    }
+
+    /// Sends a sealed event as [`Bench::send`] does, and returns its bytes
+    /// so that a test can deliver them again.
+    pub async fn send_sealed(&mut self, topic: Topic, body: DeviceEvent) -> Vec<u8> {
         let name = topic.name();
         let locker = LockerId::from("SLM-L1");
         let key = self.secret.locker_key(&locker);
@@ -117,7 +130,15 @@ impl Bench {
             lifetime: SignedDuration::from_secs(30),
         };
         let bytes = SealedEnvelope::seal_with_id(&key, &name, header, body).to_bytes();
-        self.directory.route(&name, bytes).expect("routed");
+        self.directory.route(&name, bytes.clone()).expect("routed");
+        self.settle().await;
+        bytes
+    }
+
+    /// Delivers an event's bytes again, as QoS 1 does after a lost
+    /// acknowledgement, and lets it be handled.
+    pub async fn redeliver(&mut self, topic: &Topic, bytes: Vec<u8>) {
+        self.directory.route(&topic.name(), bytes).expect("routed");
         self.settle().await;
     }
 
@@ -398,6 +419,7 @@ fn personnel() -> Personnel {
         person("E1", Role::Officer, OFFICER_BADGE),
         person("E2", Role::Supervisor, SUPERVISOR_BADGE),
         person("E3", Role::Officer, "0C0C0C0C"),
+        person("E4", Role::Armorer, ARMORER_BADGE),
     ] {
         let cert = Certification {
             employee_id: p.employee_id.clone(),

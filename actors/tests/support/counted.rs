@@ -1,0 +1,78 @@
+//! A metrics recorder for bench tests that keeps its counters in memory.
+//!
+//! Installed as the thread's default recorder, it sees every counter the
+//! actors increment, because a `#[tokio::test]` with a paused clock runs
+//! every task on the test's own thread. Gauges and histograms are dropped.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, LocalRecorderGuard, Metadata, Recorder, SharedString,
+    Unit,
+};
+
+/// Counters by name and labels, as `name{label="value",...}`.
+#[derive(Clone, Default)]
+pub struct Counted {
+    counters: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
+}
+
+impl Counted {
+    /// Makes this the recorder of the current thread while the guard lives.
+    pub fn install(&self) -> LocalRecorderGuard<'_> {
+        metrics::set_default_local_recorder(self)
+    }
+
+    /// The value of `name` with exactly these labels, 0 if never counted.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        let key = render(name, labels.iter().map(|(k, v)| (*k, *v)));
+        self.counters
+            .lock()
+            .expect("counter lock")
+            .get(&key)
+            .map_or(0, |value| value.load(Ordering::SeqCst))
+    }
+}
+
+/// `name{a="1",b="2"}`, labels sorted, or just `name` without labels.
+fn render<'a>(name: &str, labels: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut labels: Vec<_> = labels.map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    labels.sort();
+    if labels.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}{{{}}}", labels.join(","))
+    }
+}
+
+impl Recorder for Counted {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        let name = render(key.name(), key.labels().map(|l| (l.key(), l.value())));
+        let value = self
+            .counters
+            .lock()
+            .expect("counter lock")
+            .entry(name)
+            .or_default()
+            .clone();
+        Counter::from_arc(value)
+    }
+
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::noop()
+    }
+}
