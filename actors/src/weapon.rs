@@ -356,9 +356,14 @@ impl Actor for WeaponActor {
 
 impl WeaponState {
     fn issuable(&self) -> bool {
+        let warn = self.rule.when_due == WhenDue::Warn;
         match self.weapon.status {
-            ServiceStatus::InService => true,
-            ServiceStatus::NeedsService => self.rule.when_due == WhenDue::Warn,
+            // Under `block`, a weapon whose counters already reach a
+            // threshold is due even before a check has flagged it (the
+            // day check runs hourly, and a weapon loaded with high
+            // counters is flagged only then): it is not issued meanwhile.
+            ServiceStatus::InService => warn || self.due_by_counters().is_none(),
+            ServiceStatus::NeedsService => warn,
             ServiceStatus::OutOfService | ServiceStatus::Quarantined | ServiceStatus::Retired => {
                 false
             }

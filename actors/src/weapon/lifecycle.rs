@@ -35,11 +35,8 @@ pub enum ReportEffect {
 }
 
 impl WeaponState {
-    /// Raises the service-due alert once, when a threshold is first reached.
-    pub(super) async fn check_due(&mut self) {
-        if self.due.is_some() || self.weapon.status != ServiceStatus::InService {
-            return;
-        }
+    /// Whether the counters and today's date reach a threshold, and which.
+    pub(super) fn due_by_counters(&self) -> Option<ServiceDue> {
         let counters = UseCounters {
             sign_outs_since_service: self.weapon.sign_outs_since_service,
             deployments_since_service: self.weapon.deployments_since_service,
@@ -51,7 +48,15 @@ impl WeaponState {
             .now()
             .to_zoned(jiff::tz::TimeZone::UTC)
             .date();
-        let Some(why) = ServiceDue::check(&self.rule, &counters, today) else {
+        ServiceDue::check(&self.rule, &counters, today)
+    }
+
+    /// Raises the service-due alert once, when a threshold is first reached.
+    pub(super) async fn check_due(&mut self) {
+        if self.due.is_some() || self.weapon.status != ServiceStatus::InService {
+            return;
+        }
+        let Some(why) = self.due_by_counters() else {
             return;
         };
 
