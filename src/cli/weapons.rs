@@ -1,7 +1,7 @@
 //! `armory weapons due|quarantined|overdue`: the armorer's views, read
 //! from the store, by site and locker.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use armory_actors::domain::{LockerId, ServiceStatus, SiteId};
@@ -70,6 +70,7 @@ pub fn run(command: WeaponsCommand) -> anyhow::Result<()> {
 
     let site = place.site.map(|s| SiteId::from(s.as_str()));
     let locker = place.locker.map(|l| LockerId::from(l.as_str()));
+    known(&place.config, site.as_ref(), locker.as_ref())?;
     let shown: Vec<&WeaponLine> = lines
         .iter()
         .filter(|line| site.as_ref().is_none_or(|site| line.site == *site))
@@ -79,8 +80,41 @@ pub fn run(command: WeaponsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a site or locker the store does not have, so that a mistyped
+/// name is not taken for "nothing to list".
+fn known(config: &Path, site: Option<&SiteId>, locker: Option<&LockerId>) -> anyhow::Result<()> {
+    if site.is_none() && locker.is_none() {
+        return Ok(());
+    }
+    let (_, database) = open_at(config)?;
+    let armory = database.load_armory()?;
+    if let Some(site) = site {
+        anyhow::ensure!(
+            armory.sites.contains_key(site),
+            "no site {site} in the store (sites: {})",
+            names(armory.sites.keys().map(|s| s.as_str()))
+        );
+    }
+    if let Some(locker) = locker {
+        anyhow::ensure!(
+            armory.lockers.contains_key(locker),
+            "no locker {locker} in the store (lockers: {})",
+            names(armory.lockers.keys().map(|l| l.as_str()))
+        );
+    }
+    Ok(())
+}
+
+fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
+}
+
 fn open(place: &Where) -> anyhow::Result<(Config, Database)> {
-    let config = Config::load(&place.config)?;
+    open_at(&place.config)
+}
+
+fn open_at(path: &Path) -> anyhow::Result<(Config, Database)> {
+    let config = Config::load(path)?;
     let path = config.resolved_state_dir().join("armory.sqlite3");
     anyhow::ensure!(path.exists(), "no store at {}", path.display());
     let database = Database::open_reader(&path)
