@@ -69,7 +69,7 @@ async fn a_return_with_nothing_held_is_refused_and_changes_nothing() {
     let locker = LockerId::from("SLM-L1");
     let r1 = ReaderId::from("R1");
     let (holder, class, holder_pin) = armory.officer_for("SLM-L1", &[]);
-    let (stranger, _, stranger_pin) = armory.officer_for("SLM-L1", &[holder.clone()]);
+    let (stranger, _, stranger_pin) = armory.officer_for("SLM-L1", std::slice::from_ref(&holder));
 
     // The holder draws a weapon, so there is one out that is not the
     // stranger's to bring back.
