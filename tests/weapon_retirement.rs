@@ -1,8 +1,8 @@
 //! End to end: an armorer opens a weapon's compartment for service and
 //! retires it. The retirement is audited with the armorer's name, stored
 //! (status retired, counters reset), published as the weapon's retained
-//! state (handed to a dashboard that subscribes later), and the weapon, though now the least used of its class, is
-//! never issued again.
+//! state (handed to a dashboard that subscribes later), and the weapon,
+//! though now the least used of its class, is never issued again.
 
 #[path = "support/harness.rs"]
 mod harness;
