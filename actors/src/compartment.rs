@@ -93,6 +93,16 @@ pub struct PendingOpening {
     pub resumed: bool,
 }
 
+/// How a fault drill makes a compartment actor fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrillFault {
+    /// Its handler returns an error.
+    Error,
+    /// Its handler panics, as a bug would make it; ractor catches the
+    /// panic and reports the actor failed to its supervisor, the locker.
+    Panic,
+}
+
 /// Why a compartment refused to unlock.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnlockRefusal {
@@ -130,7 +140,7 @@ pub enum CompartmentMsg {
     },
     /// Fail on purpose, for fault drills and their tests: reachable only
     /// in-process, never from the bus.
-    FaultDrill,
+    FaultDrill(DrillFault),
     /// The unlock window of `transaction` has passed.
     WindowElapsed {
         /// The opening it was for.
@@ -179,12 +189,21 @@ impl Actor for CompartmentActor {
             }
             CompartmentMsg::Device(event) => state.on_device(&myself, event).await,
             CompartmentMsg::DoorOpenCheck { opening } => state.door_open_check(opening).await,
-            CompartmentMsg::FaultDrill => {
+            CompartmentMsg::FaultDrill(fault) => {
                 // A deliberate failure for fault drills: the supervisor
                 // must restart this actor and the opening must resume.
-                return Err(From::from(
-                    "fault drill: compartment actor failed on purpose",
-                ));
+                tracing::warn!(
+                    locker = %state.args.locker,
+                    compartment = state.args.number,
+                    ?fault,
+                    "fault drill"
+                );
+                let what = "fault drill: compartment actor failed on purpose";
+                match fault {
+                    DrillFault::Error => return Err(From::from(what)),
+                    // Reachable only from a drill, never from input.
+                    DrillFault::Panic => panic!("{what}"),
+                }
             }
             CompartmentMsg::Acknowledge => state.acknowledge(),
             CompartmentMsg::WindowElapsed { transaction } => {

@@ -15,6 +15,7 @@ mod children;
 mod choosing;
 mod gatekeeping;
 mod health;
+mod liveness;
 mod routing;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -23,7 +24,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use uuid::Uuid;
 
 use crate::activity::{Alert, Happening};
-use crate::compartment::{CompartmentActor, CompartmentArguments, CompartmentMsg};
+use crate::compartment::{CompartmentActor, CompartmentArguments, CompartmentMsg, DrillFault};
 use crate::domain::{
     AssetTag, BadgeUid, CompartmentNo, EmployeeId, Locker, ReaderId, SiteId, Weapon, WeaponClass,
 };
@@ -146,6 +147,8 @@ pub enum LockerMsg {
     FaultDrill {
         /// The compartment.
         compartment: CompartmentNo,
+        /// How it fails.
+        fault: DrillFault,
     },
     /// A supervisor or armorer acknowledges the locker's alarms (and, as
     /// the technician's clear, brings isolated children back).
@@ -201,6 +204,7 @@ pub struct LockerState {
     services: Services,
     controller: Liveness,
     last_heard: Option<tokio::time::Instant>,
+    reader_health: BTreeMap<ReaderId, liveness::ReaderHealth>,
     readers: HashMap<ReaderId, ActorRef<ReaderMsg>>,
     compartments: BTreeMap<CompartmentNo, ActorRef<CompartmentMsg>>,
     weapons: Vec<(WeaponClass, ActorRef<WeaponMsg>, AssetTag)>,
@@ -277,6 +281,7 @@ impl Actor for LockerActor {
             weapon_refs.push((class, actor, tag));
         }
 
+        let reader_health = liveness::readers_unknown(locker.reader_ids().map(|(id, _)| id));
         let mut state = LockerState {
             site,
             locker,
@@ -284,6 +289,7 @@ impl Actor for LockerActor {
             services,
             controller: Liveness::Unknown,
             last_heard: None,
+            reader_health,
             readers: HashMap::new(),
             compartments: BTreeMap::new(),
             weapons: weapon_refs,
@@ -314,8 +320,7 @@ impl Actor for LockerActor {
         myself: ActorRef<LockerMsg>,
         state: &mut LockerState,
     ) -> Result<(), ActorProcessingErr> {
-        metrics::gauge!("armory_devices", "kind" => "controller", "state" => "unknown")
-            .increment(1.0);
+        state.count_devices();
         let every = state.services.timing.heartbeat_timeout / 3;
         myself.send_interval(every, || LockerMsg::LivenessCheck);
         state.publish().await;
@@ -327,8 +332,7 @@ impl Actor for LockerActor {
         _myself: ActorRef<LockerMsg>,
         state: &mut LockerState,
     ) -> Result<(), ActorProcessingErr> {
-        let word = health::word(state.controller);
-        metrics::gauge!("armory_devices", "kind" => "controller", "state" => word).decrement(1.0);
+        state.forget_devices();
         Ok(())
     }
 
@@ -384,9 +388,9 @@ impl Actor for LockerActor {
             }
             LockerMsg::PinAccepted { badge } => state.lockouts.succeeded(&badge),
             LockerMsg::LivenessCheck => state.check_liveness().await,
-            LockerMsg::FaultDrill { compartment } => {
+            LockerMsg::FaultDrill { compartment, fault } => {
                 if let Some(actor) = state.compartments.get(&compartment) {
-                    actor.cast(CompartmentMsg::FaultDrill).ok();
+                    actor.cast(CompartmentMsg::FaultDrill(fault)).ok();
                 }
             }
             LockerMsg::Acknowledge { reply } => {
@@ -537,6 +541,8 @@ impl LockerState {
             site: self.site.clone(),
             locker: self.locker.id.clone(),
             controller: self.controller,
+            readers: self.reader_words(),
+            alarm: self.tamper_alarm.then(|| "tamper".to_owned()),
             compartments: self.compartments.len() as u16,
             available,
             signed_out,

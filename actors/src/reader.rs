@@ -10,12 +10,19 @@
 //! display; a redelivered scan finds its row already written and has no
 //! further effect.
 //!
-//! Messages: [`ReaderMsg::Scan`].
+//! A reader that floods garbage (badge reads that are no badge at all,
+//! [`GARBAGE_LIMIT`] of them within [`GARBAGE_WINDOW`]) is a faulty device:
+//! after denying and auditing the scan that reaches the limit, the actor
+//! fails, so that its locker restarts it and, past the restart budget,
+//! isolates it.
+//!
+//! Messages: [`ReaderMsg::Scan`], [`ReaderMsg::Panel`].
 
 mod decide;
 mod panel;
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use uuid::Uuid;
@@ -31,8 +38,54 @@ use crate::rules::Reason;
 use crate::services::Services;
 use decide::Outcome;
 
+/// Garbage reads within [`GARBAGE_WINDOW`] that make a reader fail.
+pub const GARBAGE_LIMIT: usize = 5;
+
+/// The window of [`GARBAGE_LIMIT`].
+pub const GARBAGE_WINDOW: Duration = Duration::from_secs(10);
+
 /// The reader actor.
 pub struct ReaderActor;
+
+/// Why a reader actor failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderError {
+    /// The device sent too many reads that are no badge.
+    #[error("reader {reader} sent {count} garbage reads within {window:?}")]
+    Flooding {
+        /// The reader.
+        reader: ReaderId,
+        /// Garbage reads within the window.
+        count: usize,
+        /// The window.
+        window: Duration,
+    },
+}
+
+/// A reader's live state: what it started from, and its recent garbage.
+pub struct ReaderState {
+    args: ReaderArguments,
+    garbage: VecDeque<tokio::time::Instant>,
+}
+
+impl ReaderState {
+    /// Counts a garbage read; fails once the reader floods.
+    fn garbage_read(&mut self) -> Result<(), ReaderError> {
+        let now = tokio::time::Instant::now();
+        self.garbage
+            .retain(|at| now.duration_since(*at) <= GARBAGE_WINDOW);
+        self.garbage.push_back(now);
+        tracing::warn!(reader = %self.args.reader, locker = %self.args.locker, "garbage read");
+        if self.garbage.len() < GARBAGE_LIMIT {
+            return Ok(());
+        }
+        Err(ReaderError::Flooding {
+            reader: self.args.reader.clone(),
+            count: self.garbage.len(),
+            window: GARBAGE_WINDOW,
+        })
+    }
+}
 
 /// What a reader actor starts from.
 pub struct ReaderArguments {
@@ -77,33 +130,43 @@ pub enum ReaderMsg {
 
 impl Actor for ReaderActor {
     type Msg = ReaderMsg;
-    type State = ReaderArguments;
+    type State = ReaderState;
     type Arguments = ReaderArguments;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<ReaderMsg>,
         args: ReaderArguments,
-    ) -> Result<ReaderArguments, ActorProcessingErr> {
-        Ok(args)
+    ) -> Result<ReaderState, ActorProcessingErr> {
+        Ok(ReaderState {
+            args,
+            garbage: VecDeque::new(),
+        })
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<ReaderMsg>,
         message: ReaderMsg,
-        state: &mut ReaderArguments,
+        state: &mut ReaderState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ReaderMsg::Scan(scan) => state.on_scan(scan).await,
-            ReaderMsg::Panel(event_id, event) => state.on_panel(event_id, event).await,
+            ReaderMsg::Scan(scan) => {
+                let garbage = BadgeUid::parse(&scan.badge_uid).is_err();
+                let decided = state.args.on_scan(scan).await;
+                if garbage && decided {
+                    state.garbage_read()?;
+                }
+            }
+            ReaderMsg::Panel(event_id, event) => state.args.on_panel(event_id, event).await,
         }
         Ok(())
     }
 }
 
 impl ReaderArguments {
-    async fn on_scan(&mut self, scan: Scan) {
+    /// Decides a scan; false if it had been decided before (a redelivery).
+    async fn on_scan(&mut self, scan: Scan) -> bool {
         let started = Instant::now();
         let transaction = Uuid::new_v4();
         let verdict = self.decide(&scan, transaction).await;
@@ -148,7 +211,7 @@ impl ReaderArguments {
                     event = %scan.event_id,
                     "scan already decided"
                 );
-                return;
+                return false;
             }
             (Err(error), outcome) => {
                 release(&outcome, transaction);
@@ -231,6 +294,7 @@ impl ReaderArguments {
             decision,
             "access decided"
         );
+        true
     }
 
     /// Writes the grant if the scan's own row was not it, then sends the
@@ -300,6 +364,40 @@ impl ReaderArguments {
     }
 
     fn show_outcome(&self, scan: Uuid, shown: &Shown) {
+        let display = Display {
+            services: &self.services,
+            key: &self.key,
+            site: &self.site,
+            locker: &self.locker,
+            reader: &self.reader,
+        };
+        display.show(scan, shown.granted, shown.reason, shown.compartment);
+    }
+}
+
+/// A reader's display, as the service addresses it.
+pub(crate) struct Display<'a> {
+    /// Shared services.
+    pub services: &'a Services,
+    /// The locker's key.
+    pub key: &'a LockerKey,
+    /// Site.
+    pub site: &'a SiteId,
+    /// Locker.
+    pub locker: &'a LockerId,
+    /// Reader.
+    pub reader: &'a ReaderId,
+}
+
+impl Display<'_> {
+    /// Shows the outcome of scan `scan` with a sealed command.
+    pub(crate) fn show(
+        &self,
+        scan: Uuid,
+        granted: bool,
+        reason: Reason,
+        compartment: Option<CompartmentNo>,
+    ) {
         let topic = Topic::ReaderCommand {
             site: self.site.clone(),
             locker: self.locker.clone(),
@@ -308,9 +406,9 @@ impl ReaderArguments {
         .name();
         let command = Command::ShowOutcome {
             scan,
-            granted: shown.granted,
-            reason: shown.reason.code().to_owned(),
-            compartment: shown.compartment,
+            granted,
+            reason: reason.code().to_owned(),
+            compartment,
         };
         let header = Header {
             id: Uuid::new_v4(),
@@ -319,10 +417,22 @@ impl ReaderArguments {
             at: self.services.clock.now(),
             lifetime: self.services.timing.command_lifetime,
         };
-        let sealed = SealedEnvelope::seal_with_id(&self.key, &topic, header, command);
+        let sealed = SealedEnvelope::seal_with_id(self.key, &topic, header, command);
         if let Err(error) = self.services.bus.publish_command(topic, sealed.to_bytes()) {
             tracing::warn!(reader = %self.reader, %error, "outcome not shown on the reader");
         }
+    }
+}
+
+/// What the audit trail records a request at a reader as.
+pub(crate) fn audit_action(request: AccessRequest) -> AuditAction {
+    match request {
+        AccessRequest::SignOut { .. } => AuditAction::SignOutRequest,
+        AccessRequest::Return => AuditAction::ReturnRequest,
+        AccessRequest::Authorize => AuditAction::DualAuthorization,
+        AccessRequest::ClearLockouts => AuditAction::LockoutCleared,
+        AccessRequest::Service { .. } => AuditAction::Service,
+        AccessRequest::Acknowledge => AuditAction::AlarmAcknowledged,
     }
 }
 

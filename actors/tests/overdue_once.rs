@@ -18,7 +18,7 @@ use armory_actors::domain::WeaponClass;
 use armory_actors::maintenance::{MaintenancePolicy, ServiceRule};
 use armory_actors::ports::AuditAction;
 use armory_actors::protocol::{AccessRequest, DeviceEvent};
-use bench::{compartment_topic, controller, sign_out, Bench, OFFICER_BADGE};
+use bench::{compartment_topic, sign_out, Bench, OFFICER_BADGE};
 use counted::Counted;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -36,12 +36,12 @@ fn hourly() -> MaintenancePolicy {
 }
 
 /// Lets time pass until `until` (and a few milliseconds for the actors
-/// to act), with the controller's heartbeat every 10 s so the locker stays
-/// online the whole time.
+/// to act), with the heartbeats of the controller and its readers every
+/// 10 s so the locker stays online the whole time.
 async fn pass_online(bench: &mut Bench, until: Instant) {
     let beat = Duration::from_secs(10);
     while Instant::now() < until {
-        bench.send(controller(), DeviceEvent::Heartbeat).await;
+        bench.beat().await;
         tokio::time::sleep_until(until.min(Instant::now() + beat)).await;
     }
     bench.settle().await;

@@ -1,72 +1,30 @@
-//! A locker's health: is its controller alive, has it been tampered with,
-//! and what happens when one of its child actors fails.
-//!
-//! Liveness: every authenticated event counts as a sign of life; a
-//! controller silent past the heartbeat timeout (several missed beats, not
-//! one) is offline, and so is one whose sealed last will arrives. Until it
-//! first speaks after a start the controller is `unknown`, never assumed
-//! fine.
+//! A locker's health: has it been tampered with, and what happens when one
+//! of its child actors fails. Whether its devices are alive is in
+//! [`super::liveness`].
 //!
 //! Supervision: a failed reader or compartment is restarted (a compartment
 //! resumes its opening from the store) up to the restart budget; past it,
-//! it is isolated: events to it are refused, no weapon in it is chosen, an
-//! alert goes out, and the rest of the locker keeps working. An
-//! acknowledgement at the locker by a supervisor or armorer (the
-//! technician's "clear") brings isolated children back with a fresh
-//! budget. A failed weapon actor is isolated at once: its state lives in
-//! the store and comes back with the next service start.
+//! it is isolated: events to it are refused (a scan at an isolated reader
+//! is denied and audited as `device_isolated`), no weapon in it is chosen,
+//! an isolated reader is published as `faulted`, an alert goes out, and
+//! the rest of the locker keeps working. An acknowledgement at the locker
+//! by a supervisor or armorer (the technician's "clear") brings isolated
+//! children back with a fresh budget; a reader brought back is `unknown`
+//! until it speaks. A failed weapon actor is isolated at once: its state
+//! lives in the store and comes back with the next service start.
 
 use ractor::{ActorCell, ActorRef};
 use tokio::time::Instant;
 
 use super::{ChildKey, LockerMsg, LockerState};
 use crate::activity::{Alert, Happening};
+use crate::domain::CompartmentNo;
 use crate::ports::{AuditAction, Decision};
-use crate::protocol::{Liveness, Severity};
+use crate::protocol::{
+    CompartmentStatePayload, DoorState, Liveness, Severity, Topic, SCHEMA_VERSION,
+};
 
 impl LockerState {
-    /// An authenticated event arrived: the controller is alive.
-    pub(super) async fn heard(&mut self) {
-        self.last_heard = Some(Instant::now());
-        if self.controller != Liveness::Online {
-            let was = self.controller;
-            self.set_liveness(Liveness::Online);
-            if was == Liveness::Offline {
-                self.health_event(
-                    "controller_online",
-                    Severity::Info,
-                    "controller back online",
-                )
-                .await;
-            }
-            tracing::info!(locker = %self.locker.id, "locker controller online");
-            self.publish().await;
-        }
-    }
-
-    /// The periodic check: silent past the timeout means offline.
-    pub(super) async fn check_liveness(&mut self) {
-        let timeout = self.services.timing.heartbeat_timeout;
-        let silent = self
-            .last_heard
-            .is_some_and(|heard| heard.elapsed() > timeout);
-        if self.controller == Liveness::Online && silent {
-            self.went_offline("silent past the heartbeat timeout").await;
-        }
-    }
-
-    /// The controller is gone (timeout or last will).
-    pub(super) async fn went_offline(&mut self, why: &str) {
-        if self.controller == Liveness::Offline {
-            return;
-        }
-        self.set_liveness(Liveness::Offline);
-        let message = format!("controller of {} offline: {why}", self.locker.id);
-        self.health_event("controller_offline", Severity::Critical, &message)
-            .await;
-        self.publish().await;
-    }
-
     /// The tamper switch tripped.
     pub(super) async fn tampered(&mut self) {
         if self.tamper_alarm {
@@ -89,14 +47,6 @@ impl LockerState {
         self.publish().await;
     }
 
-    fn set_liveness(&mut self, to: Liveness) {
-        metrics::gauge!("armory_devices", "kind" => "controller", "state" => word(self.controller))
-            .decrement(1.0);
-        metrics::gauge!("armory_devices", "kind" => "controller", "state" => word(to))
-            .increment(1.0);
-        self.controller = to;
-    }
-
     /// A child actor failed: restart it within budget, else isolate it.
     pub(super) async fn child_failed(&mut self, myself: &ActorRef<LockerMsg>, child: &ActorCell) {
         let Some(key) = self.child_key(child) else {
@@ -117,7 +67,7 @@ impl LockerState {
                 Ok(()) => {
                     metrics::counter!("armory_actor_restarts_total", "kind" => kind).increment(1);
                     let message = format!("{} {} restarted", kind, key.name());
-                    self.health_event("actor_restarted", Severity::Warning, &message)
+                    self.health_event(Some(&key), "actor_restarted", Severity::Warning, &message)
                         .await;
                     return;
                 }
@@ -139,10 +89,12 @@ impl LockerState {
         match &key {
             ChildKey::Reader(reader) => {
                 self.readers.remove(reader);
+                self.set_reader_liveness(reader, Liveness::Faulted);
             }
             ChildKey::Compartment(number) => {
                 self.compartments.remove(number);
                 self.held.insert(*number);
+                self.publish_isolated(*number);
             }
             ChildKey::Weapon(tag) => {
                 self.weapons.retain(|(_, _, weapon_tag)| weapon_tag != tag);
@@ -154,9 +106,9 @@ impl LockerState {
             key.name(),
             self.locker.id
         );
-        self.isolated.insert(key);
-        self.health_event("actor_isolated", Severity::Critical, &message)
+        self.health_event(Some(&key), "actor_isolated", Severity::Critical, &message)
             .await;
+        self.isolated.insert(key);
         self.publish().await;
     }
 
@@ -171,12 +123,20 @@ impl LockerState {
             }
             match self.respawn(myself, &key).await {
                 Ok(()) => {
-                    if let ChildKey::Compartment(number) = key {
-                        self.held.remove(&number);
+                    match &key {
+                        ChildKey::Compartment(number) => {
+                            self.held.remove(number);
+                        }
+                        // Back, but not heard yet: unknown until it speaks.
+                        ChildKey::Reader(reader) => {
+                            self.set_reader_liveness(reader, Liveness::Unknown);
+                        }
+                        ChildKey::Weapon(_) => {}
                     }
                     let message = format!("{} {} back in service", key.kind(), key.name());
-                    self.health_event("actor_reinstated", Severity::Info, &message)
+                    self.health_event(Some(&key), "actor_reinstated", Severity::Info, &message)
                         .await;
+                    self.publish().await;
                 }
                 Err(error) => {
                     tracing::error!(locker = %self.locker.id, %error, "reinstatement failed");
@@ -186,8 +146,46 @@ impl LockerState {
         }
     }
 
-    async fn health_event(&self, kind: &'static str, severity: Severity, message: &str) {
-        let happening = self.happening();
+    /// An isolated compartment's retained state, which its own actor can no
+    /// longer publish: held as `isolated`, its door unknown since nobody
+    /// follows it now.
+    fn publish_isolated(&self, number: CompartmentNo) {
+        let payload = CompartmentStatePayload {
+            v: SCHEMA_VERSION,
+            site: self.site.clone(),
+            locker: self.locker.id.clone(),
+            compartment: number,
+            weapon: self.homes.get(&number).map(|(tag, _, _)| tag.clone()),
+            door: DoorState::Unknown,
+            weapon_present: None,
+            held: Some("isolated".to_owned()),
+            alarm: None,
+            at: self.services.clock.now(),
+        };
+        let topic = Topic::CompartmentState {
+            site: self.site.clone(),
+            locker: self.locker.id.clone(),
+            compartment: number,
+        };
+        self.services.bus.publish_state(topic.name(), &payload);
+    }
+
+    /// Records a health event (audit row) and raises its alert, naming the
+    /// reader or compartment it is about, if any.
+    pub(super) async fn health_event(
+        &self,
+        about: Option<&ChildKey>,
+        kind: &'static str,
+        severity: Severity,
+        message: &str,
+    ) {
+        let mut happening = self.happening();
+        match about {
+            Some(ChildKey::Reader(reader)) => happening.reader = Some(reader.clone()),
+            Some(ChildKey::Compartment(number)) => happening.compartment = Some(*number),
+            Some(ChildKey::Weapon(tag)) => happening.asset_tag = Some(tag.clone()),
+            None => {}
+        }
         let entry = happening.audit_entry(AuditAction::DeviceHealth, Decision::Recorded, kind);
         if let Err(error) = self.services.store.commit(entry, None).await {
             tracing::error!(locker = %self.locker.id, %error, kind, "health event not recorded");
@@ -201,16 +199,7 @@ impl LockerState {
         happening.alert(&self.services, alert);
     }
 
-    fn happening(&self) -> Happening {
+    pub(super) fn happening(&self) -> Happening {
         Happening::at_locker(&self.site, &self.locker.id, self.services.clock.now())
-    }
-}
-
-/// The word of a liveness state, for metric labels.
-pub(super) fn word(liveness: Liveness) -> &'static str {
-    match liveness {
-        Liveness::Unknown => "unknown",
-        Liveness::Online => "online",
-        Liveness::Offline => "offline",
     }
 }

@@ -1,9 +1,13 @@
 //! How a locker takes in what its hardware sends: every event is opened
 //! (tag, expiry), checked against duplicates and the sender's counter,
-//! counted as a sign of life, and handed to the reader or compartment it
-//! names; anything else is refused with a reason and counted.
+//! counted as a sign of life (of the controller, and of the reader whose
+//! topic it came on), and handed to the reader or compartment it names;
+//! anything else is refused with a reason and counted. A scan at an
+//! isolated reader is denied as `device_isolated`, audited and shown, and
+//! opens nothing.
 
 use super::*;
+use crate::protocol::AccessRequest;
 
 impl LockerState {
     pub(super) async fn on_device(&mut self, topic: Topic, topic_name: &str, payload: &[u8]) {
@@ -35,6 +39,9 @@ impl LockerState {
         }
         self.recent.insert(envelope.id);
         self.heard().await;
+        if let Topic::ReaderEvent { reader, .. } = &topic {
+            self.reader_heard(reader).await;
+        }
 
         let kind = envelope.body.kind();
         metrics::counter!("armory_device_events_total", "kind" => kind).increment(1);
@@ -45,6 +52,7 @@ impl LockerState {
                 Topic::ControllerEvent { .. },
                 DeviceEvent::ControllerOnline { .. } | DeviceEvent::Heartbeat,
             ) => {}
+            (Topic::ReaderEvent { .. }, DeviceEvent::Heartbeat) => {}
             (Topic::ControllerEvent { .. }, DeviceEvent::Tamper) => self.tampered().await,
             (
                 Topic::ReaderEvent { reader, .. },
@@ -55,15 +63,20 @@ impl LockerState {
                     request,
                 },
             ) => {
-                let Some(actor) = self.readers.get(&reader) else {
-                    return self.reject_missing(ChildKey::Reader(reader));
-                };
                 let scan = Scan {
                     event_id: envelope.id,
                     badge_uid,
                     pin_sealed,
                     fingerprint_match,
                     request,
+                };
+                let key = ChildKey::Reader(reader.clone());
+                if self.isolated.contains(&key) {
+                    self.reject("isolated", "the reader's actor is isolated");
+                    return self.deny_at_isolated(reader, scan).await;
+                }
+                let Some(actor) = self.readers.get(&reader) else {
+                    return self.reject_missing(key);
                 };
                 if actor.cast(ReaderMsg::Scan(scan)).is_err() {
                     self.reject("reader_down", "reader actor is not running");
@@ -95,6 +108,58 @@ impl LockerState {
             }
             _ => self.reject("misrouted", "event kind does not belong on this topic"),
         }
+    }
+
+    /// A scan at an isolated reader: fail secure. The attempt is denied,
+    /// audited once (by its event id) and shown on the reader's display.
+    async fn deny_at_isolated(&self, reader: ReaderId, scan: Scan) {
+        let mut happening = self.happening();
+        happening.reader = Some(reader.clone());
+        let badge = BadgeUid::parse(&scan.badge_uid).ok();
+        if let Some(badge) = &badge {
+            let personnel = self.services.personnel.snapshot();
+            happening.employee_id = personnel.by_badge(badge).map(|p| p.employee_id.clone());
+        }
+        if let AccessRequest::SignOut { weapon_class } = scan.request {
+            happening.weapon_class = Some(weapon_class);
+        }
+        let reason = Reason::DeviceIsolated;
+        let action = crate::reader::audit_action(scan.request);
+        let mut entry = happening.audit_entry(action, Decision::Denied, reason.code());
+        entry.event_id = Some(scan.event_id);
+        entry.badge = badge;
+        match self.services.store.commit(entry, None).await {
+            Ok(_) => {}
+            Err(crate::ports::StoreError::Duplicate { .. }) => return,
+            Err(error) => {
+                tracing::error!(locker = %self.locker.id, %error, "denial not recorded");
+            }
+        }
+
+        let display = crate::reader::Display {
+            services: &self.services,
+            key: &self.key,
+            site: &self.site,
+            locker: &self.locker.id,
+            reader: &reader,
+        };
+        display.show(scan.event_id, false, reason, None);
+        happening.announce(&self.services, "access_denied", reason.code());
+        let class = happening.weapon_class.map_or("none", |c| c.as_str());
+        metrics::counter!(
+            "armory_access_decisions_total",
+            "decision" => "denied",
+            "reason" => reason.code(),
+            "weapon_class" => class,
+        )
+        .increment(1);
+        tracing::info!(
+            locker = %self.locker.id,
+            reader = %reader,
+            reason = reason.code(),
+            decision = "denied",
+            "access decided"
+        );
     }
 
     /// An event for a child that is not running: isolated, or unknown.

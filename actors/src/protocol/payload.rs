@@ -24,7 +24,10 @@ pub enum DeviceEvent {
         /// Number of compartments it drives.
         compartments: u16,
     },
-    /// The controller is alive.
+    /// A device is alive. On the controller's topic: the controller. On a
+    /// reader's topic: that reader answered the controller's polls since
+    /// the last beat (readers hang off the controller's bus and reach MQTT
+    /// only through it, sealed under the locker's key like every event).
     Heartbeat,
     /// The controller is going away (clean shutdown, or its last will,
     /// sealed when it connected). Not subject to the counter, since a last
@@ -196,6 +199,9 @@ pub enum Liveness {
     Online,
     /// Silent past its timeout, or its last will arrived.
     Offline,
+    /// Isolated after failing past its restart budget (readers only):
+    /// nothing is routed to it until a technician clears it.
+    Faulted,
 }
 
 /// Retained state of a locker, on `.../{locker}/state`.
@@ -210,6 +216,14 @@ pub struct LockerStatePayload {
     pub locker: LockerId,
     /// Controller liveness.
     pub controller: Liveness,
+    /// Liveness of each reader: `unknown` until heard after a start or
+    /// after its controller went away, `offline` when silent past the
+    /// heartbeat timeout, `faulted` while isolated.
+    pub readers: std::collections::BTreeMap<ReaderId, Liveness>,
+    /// The locker's own alarm standing (`tamper`), if any, until a
+    /// supervisor or armorer acknowledges it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<String>,
     /// Compartment count.
     pub compartments: u16,
     /// Weapons at home and serviceable, by class.

@@ -51,14 +51,7 @@ pub(super) struct Verdict {
 
 impl ReaderArguments {
     pub(super) async fn decide(&self, scan: &Scan, transaction: Uuid) -> Verdict {
-        let action = match scan.request {
-            AccessRequest::SignOut { .. } => AuditAction::SignOutRequest,
-            AccessRequest::Return => AuditAction::ReturnRequest,
-            AccessRequest::Authorize => AuditAction::DualAuthorization,
-            AccessRequest::ClearLockouts => AuditAction::LockoutCleared,
-            AccessRequest::Service { .. } => AuditAction::Service,
-            AccessRequest::Acknowledge => AuditAction::AlarmAcknowledged,
-        };
+        let action = super::audit_action(scan.request);
         let mut verdict = Verdict {
             badge: None,
             person: None,

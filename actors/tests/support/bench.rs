@@ -58,6 +58,11 @@ impl Bench {
 
     /// A bench whose weapons follow `maintenance` instead of the defaults.
     pub async fn start_with(maintenance: MaintenancePolicy) -> Bench {
+        Self::start_laid_out(maintenance, Layout::default()).await
+    }
+
+    /// A bench with the lockers and start-up of `layout`.
+    pub async fn start_laid_out(maintenance: MaintenancePolicy, layout: Layout) -> Bench {
         let start: Timestamp = "2026-12-03T14:00:00Z".parse().expect("valid instant");
         let clock = Clock::following_tokio(start);
         let audit = Arc::new(Mutex::new(Vec::<AuditEntry>::new()));
@@ -83,7 +88,7 @@ impl Bench {
             policy: Arc::default(),
             maintenance: Arc::new(maintenance),
         };
-        let (_root, directory) = armory_actors::tree::start(armory(), services)
+        let (_root, directory) = armory_actors::tree::start(armory(layout), services)
             .await
             .expect("the tree starts");
         let mut bench = Bench {
@@ -97,6 +102,10 @@ impl Bench {
             clock,
             counter: 1,
         };
+        if layout.quiet {
+            bench.settle().await;
+            return bench;
+        }
         bench
             .send(
                 controller(),
@@ -107,6 +116,14 @@ impl Bench {
                 },
             )
             .await;
+        if layout.second_locker {
+            let online = DeviceEvent::ControllerOnline {
+                firmware: "1.0".into(),
+                readers: vec!["R1".into()],
+                compartments: 2,
+            };
+            bench.send(controller_at(SECOND_LOCKER), online).await;
+        }
         bench
     }
 
@@ -115,16 +132,27 @@ impl Bench {
         self.send_sealed(topic, body).await;
     }
 
+    /// One heartbeat of SLM-L1's controller and of each of its readers, as
+    /// the hardware sends every 10 s.
+    pub async fn beat(&mut self) {
+        self.send(controller(), DeviceEvent::Heartbeat).await;
+        for reader in ["R1", "R2"] {
+            self.send(reader_topic(reader), DeviceEvent::Heartbeat)
+                .await;
+        }
+    }
+
     /// Sends a sealed event as [`Bench::send`] does, and returns its bytes
-    /// so that a test can deliver them again.
+    /// so that a test can deliver them again. The locker the topic names
+    /// seals it (SLM-L1, or the second locker).
     pub async fn send_sealed(&mut self, topic: Topic, body: DeviceEvent) -> Vec<u8> {
         let name = topic.name();
-        let locker = LockerId::from("SLM-L1");
-        let key = self.secret.locker_key(&locker);
+        let sender = name.split('/').nth(3).unwrap_or("SLM-L1").to_owned();
+        let key = self.secret.locker_key(&LockerId::from(sender.as_str()));
         self.counter += 1;
         let header = Header {
             id: Uuid::new_v4(),
-            sender: "SLM-L1",
+            sender: &sender,
             counter: self.counter,
             at: self.clock.now(),
             lifetime: SignedDuration::from_secs(30),
@@ -149,15 +177,26 @@ impl Bench {
         badge: &str,
         request: AccessRequest,
     ) -> serde_json::Value {
-        let before = self.outcomes(reader).len();
+        self.scan_at("SLM-L1", reader, badge, request).await
+    }
+
+    /// A scan at a reader of `locker`.
+    pub async fn scan_at(
+        &mut self,
+        locker: &str,
+        reader: &str,
+        badge: &str,
+        request: AccessRequest,
+    ) -> serde_json::Value {
+        let before = self.outcomes_at(locker, reader).len();
         let body = DeviceEvent::Scan {
             badge_uid: badge.into(),
             pin_sealed: None,
             fingerprint_match: Some(true),
             request,
         };
-        self.send(reader_topic(reader), body).await;
-        let outcomes = self.outcomes(reader);
+        self.send(reader_topic_at(locker, reader), body).await;
+        let outcomes = self.outcomes_at(locker, reader);
         assert_eq!(outcomes.len(), before + 1, "one outcome per scan");
         outcomes[before].clone()
     }
@@ -192,7 +231,12 @@ impl Bench {
 
     /// Bodies of the sealed commands sent to a reader's display.
     pub fn outcomes(&self, reader: &str) -> Vec<serde_json::Value> {
-        let topic = format!("armory/v1/SLM/SLM-L1/command/reader/{reader}");
+        self.outcomes_at("SLM-L1", reader)
+    }
+
+    /// Bodies of the sealed commands sent to a display of `locker`.
+    pub fn outcomes_at(&self, locker: &str, reader: &str) -> Vec<serde_json::Value> {
+        let topic = format!("armory/v1/SLM/{locker}/command/reader/{reader}");
         self.json_on(|t| t == topic)
             .into_iter()
             .map(|v| v["body"].clone())
@@ -245,18 +289,40 @@ impl Bench {
 }
 
 pub fn controller() -> Topic {
+    controller_at("SLM-L1")
+}
+
+pub fn controller_at(locker: &str) -> Topic {
     Topic::ControllerEvent {
         site: "SLM".into(),
-        locker: "SLM-L1".into(),
+        locker: locker.into(),
     }
 }
 
 pub fn reader_topic(reader: &str) -> Topic {
+    reader_topic_at("SLM-L1", reader)
+}
+
+pub fn reader_topic_at(locker: &str, reader: &str) -> Topic {
     Topic::ReaderEvent {
         site: "SLM".into(),
-        locker: "SLM-L1".into(),
+        locker: locker.into(),
         reader: reader.into(),
     }
+}
+
+/// The second locker of [`Layout::second_locker`]: one fingerprint reader,
+/// two compartments, one TASER (LL-02001) in compartment 1.
+pub const SECOND_LOCKER: &str = "SLM-L2";
+
+/// Which lockers the bench's armory has, and how they start.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Layout {
+    /// Adds [`SECOND_LOCKER`] beside SLM-L1.
+    pub second_locker: bool,
+    /// No controller announces itself: every device stays as the service
+    /// found it at start.
+    pub quiet: bool,
 }
 
 pub fn compartment_topic(compartment: u16) -> Topic {
@@ -363,7 +429,7 @@ async fn fake_store(
     }
 }
 
-fn armory() -> Armory {
+fn armory(layout: Layout) -> Armory {
     let site = Site {
         id: SiteId::from("SLM"),
         name: "Salem Headquarters".into(),
@@ -396,6 +462,22 @@ fn armory() -> Armory {
     for n in 1..=3 {
         let w = weapon(n);
         armory.weapons.insert(w.asset_tag.clone(), w);
+    }
+    if layout.second_locker {
+        let second = Locker {
+            id: LockerId::from(SECOND_LOCKER),
+            compartments: vec![CompartmentSize::Small; 2],
+            readers: vec![ReaderKind::BadgeFingerprint],
+            ..locker.clone()
+        };
+        let w = Weapon {
+            asset_tag: "LL-02001".into(),
+            locker: second.id.clone(),
+            compartment: 1,
+            ..weapon(1)
+        };
+        armory.weapons.insert(w.asset_tag.clone(), w);
+        armory.lockers.insert(second.id.clone(), second);
     }
     armory.lockers.insert(locker.id.clone(), locker);
     armory.sites.insert(site.id.clone(), site);

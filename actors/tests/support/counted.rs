@@ -2,7 +2,8 @@
 //!
 //! Installed as the thread's default recorder, it sees every counter the
 //! actors increment, because a `#[tokio::test]` with a paused clock runs
-//! every task on the test's own thread. Gauges and histograms are dropped.
+//! every task on the test's own thread. Gauges are kept as well (as the
+//! bits of an `f64`, the way `metrics` stores them); histograms are dropped.
 
 #![allow(dead_code)]
 
@@ -15,10 +16,11 @@ use metrics::{
     Unit,
 };
 
-/// Counters by name and labels, as `name{label="value",...}`.
+/// Counters and gauges by name and labels, as `name{label="value",...}`.
 #[derive(Clone, Default)]
 pub struct Counted {
     counters: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
+    gauges: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>,
 }
 
 impl Counted {
@@ -35,6 +37,16 @@ impl Counted {
             .expect("counter lock")
             .get(&key)
             .map_or(0, |value| value.load(Ordering::SeqCst))
+    }
+
+    /// The value of gauge `name` with exactly these labels, 0 if never set.
+    pub fn gauge(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let key = render(name, labels.iter().map(|(k, v)| (*k, *v)));
+        self.gauges
+            .lock()
+            .expect("gauge lock")
+            .get(&key)
+            .map_or(0.0, |value| f64::from_bits(value.load(Ordering::SeqCst)))
     }
 }
 
@@ -68,8 +80,16 @@ impl Recorder for Counted {
         Counter::from_arc(value)
     }
 
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        let name = render(key.name(), key.labels().map(|l| (l.key(), l.value())));
+        let value = self
+            .gauges
+            .lock()
+            .expect("gauge lock")
+            .entry(name)
+            .or_default()
+            .clone();
+        Gauge::from_arc(value)
     }
 
     fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
