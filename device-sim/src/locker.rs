@@ -343,7 +343,10 @@ async fn controller(
     }
 }
 
-/// Sends a heartbeat every `every` while connected.
+/// Sends a heartbeat every `every` while connected: the controller's own,
+/// then one on each reader's topic for the readers that answer its polls
+/// (a simulated reader always does), as a real controller reports the
+/// readers on its bus.
 async fn heartbeat(shared: Arc<Shared>, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -352,12 +355,21 @@ async fn heartbeat(shared: Arc<Shared>, every: Duration, mut shutdown: watch::Re
             _ = ticks.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        if *shared.connected.borrow() {
-            shared.send_event(
-                shared.controller_topic(),
-                Uuid::new_v4(),
-                DeviceEvent::Heartbeat,
-            );
+        if !*shared.connected.borrow() {
+            continue;
+        }
+        shared.send_event(
+            shared.controller_topic(),
+            Uuid::new_v4(),
+            DeviceEvent::Heartbeat,
+        );
+        for (reader, _) in &shared.readers {
+            let topic = Topic::ReaderEvent {
+                site: shared.site.clone(),
+                locker: shared.id.clone(),
+                reader: reader.clone(),
+            };
+            shared.send_event(topic, Uuid::new_v4(), DeviceEvent::Heartbeat);
         }
     }
 }

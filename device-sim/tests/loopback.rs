@@ -248,10 +248,21 @@ async fn a_granted_scan_opens_and_closes_its_door() {
     );
     assert_eq!(result.door, None);
 
-    // The controller keeps beating; every event so far opened in order.
+    // The controller keeps beating, and beats for each of its readers;
+    // every event so far opened in order.
     let beat = service.next().await;
     assert_eq!(beat.event.body, DeviceEvent::Heartbeat);
     assert!(matches!(beat.topic, Topic::ControllerEvent { .. }));
+    for reader in ["R1", "R2"] {
+        let beat = service.next().await;
+        assert_eq!(beat.event.body, DeviceEvent::Heartbeat);
+        let expected = Topic::ReaderEvent {
+            site: site(),
+            locker: locker(),
+            reader: ReaderId::from(reader),
+        };
+        assert_eq!(beat.topic, expected);
+    }
 
     let stats = sim.stats().await;
     assert_eq!(stats.commands_accepted, 5);
