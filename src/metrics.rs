@@ -145,8 +145,9 @@ fn describe() {
     );
     describe_gauge!(
         "armory_devices",
-        "Devices by kind and liveness state (controller: unknown until first heard, online, \
-         offline after its last will or past the heartbeat timeout)."
+        "Devices by kind (controller, reader) and liveness state: unknown until first heard \
+         (a reader also after its controller went away), online, offline past the heartbeat \
+         timeout or after the controller's last will, faulted while a reader is isolated."
     );
     describe_counter!(
         "armory_bus_dropped_total",
