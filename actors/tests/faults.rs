@@ -273,6 +273,17 @@ async fn a_reader_flooding_garbage_is_isolated_while_the_other_reader_serves() {
     bench.send(reader_topic("R1"), DeviceEvent::Heartbeat).await;
     assert_eq!(bench.state("/SLM-L1/state")["readers"]["R1"], "faulted");
 
+    // Nor does its controller going away and coming back clear it.
+    bench
+        .send(controller(), DeviceEvent::ControllerOffline)
+        .await;
+    let state = bench.state("/SLM-L1/state");
+    assert_eq!(state["readers"]["R1"], "faulted", "{state}");
+    assert_eq!(state["readers"]["R2"], "unknown");
+    bench.beat().await;
+    assert_eq!(bench.state("/SLM-L1/state")["readers"]["R1"], "faulted");
+    assert_eq!(devices(&counted, "reader", "faulted"), 1.0);
+
     // The other reader serves a whole sign-out.
     let outcome = bench.scan("R2", OTHER_OFFICER, sign_out()).await;
     assert_eq!(outcome["granted"], true, "{outcome}");

@@ -127,7 +127,13 @@ impl LockerState {
             return;
         }
         self.set_liveness(Liveness::Offline);
-        let readers: Vec<ReaderId> = self.reader_health.keys().cloned().collect();
+        // A faulted reader stays faulted: it is isolated, not just unheard.
+        let readers: Vec<ReaderId> = self
+            .reader_health
+            .iter()
+            .filter(|(_, health)| health.liveness != Liveness::Faulted)
+            .map(|(reader, _)| reader.clone())
+            .collect();
         for reader in &readers {
             self.set_reader_liveness(reader, Liveness::Unknown);
         }
