@@ -93,7 +93,7 @@ pub struct PendingOpening {
     pub resumed: bool,
 }
 
-/// How a fault drill makes a compartment actor fail.
+/// How a fault drill makes a compartment or reader actor fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DrillFault {
     /// Its handler returns an error.

@@ -6,10 +6,11 @@
 //! available weapon of the class in this locker, reserved through the
 //! weapon's own actor so that two requests never get the same weapon. It
 //! publishes the locker's retained state. A child that fails is logged and
-//! counted; the rest of the locker keeps working.
+//! counted; the rest of the locker keeps working. The scans a failed
+//! reader left undecided are denied as `reader_failed`.
 //!
 //! Messages: [`LockerMsg::Device`], [`LockerMsg::Allocate`],
-//! [`LockerMsg::FindHeld`], [`LockerMsg::Changed`].
+//! [`LockerMsg::FindHeld`], [`LockerMsg::Changed`], and the others below.
 
 mod children;
 mod choosing;
@@ -17,6 +18,7 @@ mod gatekeeping;
 mod health;
 mod liveness;
 mod routing;
+mod undecided;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -150,6 +152,15 @@ pub enum LockerMsg {
         /// How it fails.
         fault: DrillFault,
     },
+    /// Make a reader actor fail on purpose (fault drills and their tests);
+    /// reachable only in-process, never from the bus. The drill waits in
+    /// the reader's mailbox behind the scans routed to it before.
+    ReaderFaultDrill {
+        /// The reader.
+        reader: ReaderId,
+        /// How it fails.
+        fault: DrillFault,
+    },
     /// A supervisor or armorer acknowledges the locker's alarms (and, as
     /// the technician's clear, brings isolated children back).
     Acknowledge {
@@ -211,6 +222,7 @@ pub struct LockerState {
     homes: HashMap<CompartmentNo, Home>,
     counters: CounterWindow,
     recent: RecentIds,
+    undecided: undecided::Undecided,
     lockouts: Lockouts,
     waiting: DualQueue,
     held: HashSet<CompartmentNo>,
@@ -296,6 +308,7 @@ impl Actor for LockerActor {
             homes,
             counters: CounterWindow::default(),
             recent: RecentIds::default(),
+            undecided: undecided::Undecided::default(),
             lockouts: Lockouts::default(),
             waiting: DualQueue::default(),
             held: HashSet::new(),
@@ -393,6 +406,11 @@ impl Actor for LockerActor {
                     actor.cast(CompartmentMsg::FaultDrill(fault)).ok();
                 }
             }
+            LockerMsg::ReaderFaultDrill { reader, fault } => {
+                if let Some(actor) = state.readers.get(&reader) {
+                    actor.cast(ReaderMsg::FaultDrill(fault)).ok();
+                }
+            }
             LockerMsg::Acknowledge { reply } => {
                 state.tamper_alarm = false;
                 state.reinstate(&myself).await;
@@ -448,7 +466,8 @@ impl Actor for LockerActor {
         state: &mut LockerState,
     ) -> Result<(), ActorProcessingErr> {
         // A failed child is restarted within budget, else isolated; its
-        // siblings go on either way.
+        // siblings go on either way. A failed reader's undecided scans are
+        // denied first.
         if let SupervisionEvent::ActorFailed(child, error) = event {
             tracing::error!(
                 locker = %state.locker.id,

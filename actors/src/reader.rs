@@ -14,9 +14,14 @@
 //! [`GARBAGE_LIMIT`] of them within [`GARBAGE_WINDOW`]) is a faulty device:
 //! after denying and auditing the scan that reaches the limit, the actor
 //! fails, so that its locker restarts it and, past the restart budget,
-//! isolates it.
+//! isolates it. A fault drill ([`ReaderMsg::FaultDrill`]) makes it fail on
+//! purpose, by an error or a panic.
 //!
-//! Messages: [`ReaderMsg::Scan`], [`ReaderMsg::Panel`].
+//! When the actor fails, the scans still waiting in its mailbox go with it;
+//! its locker, which remembers the scans it routed here, denies those as
+//! `reader_failed` (see `locker/undecided.rs`).
+//!
+//! Messages: [`ReaderMsg::Scan`], [`ReaderMsg::Panel`], [`ReaderMsg::FaultDrill`].
 
 mod decide;
 mod panel;
@@ -28,7 +33,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use uuid::Uuid;
 
 use crate::activity::Happening;
-use crate::compartment::{CompartmentMsg, PendingOpening, UnlockRefusal};
+use crate::compartment::{CompartmentMsg, DrillFault, PendingOpening, UnlockRefusal};
 use crate::domain::{BadgeUid, CompartmentNo, EmployeeId, LockerId, ReaderId, ReaderKind, SiteId};
 use crate::locker::{Allocation, LockerMsg};
 use crate::ports::{AuditAction, Decision, StoreError};
@@ -126,6 +131,9 @@ pub enum ReaderMsg {
     Scan(Scan),
     /// An authenticated panel report or service record, with its event id.
     Panel(Uuid, crate::protocol::DeviceEvent),
+    /// Fail on purpose, for fault drills and their tests: reachable only
+    /// in-process, never from the bus.
+    FaultDrill(DrillFault),
 }
 
 impl Actor for ReaderActor {
@@ -159,6 +167,20 @@ impl Actor for ReaderActor {
                 }
             }
             ReaderMsg::Panel(event_id, event) => state.args.on_panel(event_id, event).await,
+            ReaderMsg::FaultDrill(fault) => {
+                tracing::warn!(
+                    locker = %state.args.locker,
+                    reader = %state.args.reader,
+                    ?fault,
+                    "fault drill"
+                );
+                let what = "fault drill: reader actor failed on purpose";
+                match fault {
+                    DrillFault::Error => return Err(From::from(what)),
+                    // Reachable only from a drill, never from input.
+                    DrillFault::Panic => panic!("{what}"),
+                }
+            }
         }
         Ok(())
     }

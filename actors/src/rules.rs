@@ -84,6 +84,9 @@ pub enum Reason {
     AlarmsAcknowledged,
     /// The compartment or reader is isolated after repeated faults.
     DeviceIsolated,
+    /// The reader's actor failed before it decided the scan; nothing
+    /// opened.
+    ReaderFailed,
 }
 
 impl Reason {
@@ -122,6 +125,7 @@ impl Reason {
         Reason::ReportRecorded,
         Reason::AlarmsAcknowledged,
         Reason::DeviceIsolated,
+        Reason::ReaderFailed,
     ];
 
     /// The stable code.
@@ -160,6 +164,7 @@ impl Reason {
             Reason::ReportRecorded => "report_recorded",
             Reason::AlarmsAcknowledged => "alarms_acknowledged",
             Reason::DeviceIsolated => "device_isolated",
+            Reason::ReaderFailed => "reader_failed",
         }
     }
 }

@@ -4,7 +4,10 @@
 //! topic it came on), and handed to the reader or compartment it names;
 //! anything else is refused with a reason and counted. A scan at an
 //! isolated reader is denied as `device_isolated`, audited and shown, and
-//! opens nothing.
+//! opens nothing. The last scans handed to each reader are remembered, so
+//! that those its actor leaves undecided when it fails are denied as
+//! `reader_failed` (see [`super::undecided`]); one that cannot be handed
+//! over, because the actor has just stopped, is denied so at once.
 
 use super::*;
 use crate::protocol::AccessRequest;
@@ -73,13 +76,21 @@ impl LockerState {
                 let key = ChildKey::Reader(reader.clone());
                 if self.isolated.contains(&key) {
                     self.reject("isolated", "the reader's actor is isolated");
-                    return self.deny_at_isolated(reader, scan).await;
+                    return self
+                        .deny_at_reader(reader, scan, Reason::DeviceIsolated)
+                        .await;
                 }
-                let Some(actor) = self.readers.get(&reader) else {
+                let Some(actor) = self.readers.get(&reader).cloned() else {
                     return self.reject_missing(key);
                 };
-                if actor.cast(ReaderMsg::Scan(scan)).is_err() {
+
+                // Remembered before it goes, so that it is denied if the
+                // reader fails with it still in the mailbox.
+                self.undecided.routed(&reader, scan.clone());
+                if actor.cast(ReaderMsg::Scan(scan.clone())).is_err() {
                     self.reject("reader_down", "reader actor is not running");
+                    self.deny_at_reader(reader, scan, Reason::ReaderFailed)
+                        .await;
                 }
             }
             (
@@ -110,9 +121,12 @@ impl LockerState {
         }
     }
 
-    /// A scan at an isolated reader: fail secure. The attempt is denied,
-    /// audited once (by its event id) and shown on the reader's display.
-    async fn deny_at_isolated(&self, reader: ReaderId, scan: Scan) {
+    /// A scan no reader actor will decide (its reader is isolated, or its
+    /// actor failed first): fail secure. The attempt is denied, audited
+    /// once (by its event id) and shown on the reader's display. A scan the
+    /// reader did decide already has its row: the store refuses a second
+    /// one, and nothing more is done.
+    pub(super) async fn deny_at_reader(&self, reader: ReaderId, scan: Scan, reason: Reason) {
         let mut happening = self.happening();
         happening.reader = Some(reader.clone());
         let badge = BadgeUid::parse(&scan.badge_uid).ok();
@@ -123,7 +137,6 @@ impl LockerState {
         if let AccessRequest::SignOut { weapon_class } = scan.request {
             happening.weapon_class = Some(weapon_class);
         }
-        let reason = Reason::DeviceIsolated;
         let action = crate::reader::audit_action(scan.request);
         let mut entry = happening.audit_entry(action, Decision::Denied, reason.code());
         entry.event_id = Some(scan.event_id);
@@ -132,7 +145,19 @@ impl LockerState {
             Ok(_) => {}
             Err(crate::ports::StoreError::Duplicate { .. }) => return,
             Err(error) => {
-                tracing::error!(locker = %self.locker.id, %error, "denial not recorded");
+                tracing::error!(
+                    locker = %self.locker.id,
+                    reader = %reader,
+                    event = %scan.event_id,
+                    %error,
+                    "denial not recorded"
+                );
+                // A failed reader may have decided and shown this scan
+                // before it failed; with no store to ask, show nothing
+                // rather than contradict a grant.
+                if reason == Reason::ReaderFailed {
+                    return;
+                }
             }
         }
 

@@ -146,12 +146,36 @@ impl Bench {
     /// so that a test can deliver them again. The locker the topic names
     /// seals it (SLM-L1, or the second locker).
     pub async fn send_sealed(&mut self, topic: Topic, body: DeviceEvent) -> Vec<u8> {
+        let (_, bytes) = self.seal_and_route(topic, body);
+        self.settle().await;
+        bytes
+    }
+
+    /// Routes a sealed event without letting any actor run, so that
+    /// several wait in mailboxes together; answers its event id.
+    pub fn queue(&mut self, topic: Topic, body: DeviceEvent) -> Uuid {
+        self.seal_and_route(topic, body).0
+    }
+
+    /// A scan's event (fingerprint readers: no PIN needed).
+    pub fn scan_event(badge: &str, request: AccessRequest) -> DeviceEvent {
+        DeviceEvent::Scan {
+            badge_uid: badge.into(),
+            pin_sealed: None,
+            fingerprint_match: Some(true),
+            request,
+        }
+    }
+
+    /// Seals an event as the locker its topic names and routes it.
+    fn seal_and_route(&mut self, topic: Topic, body: DeviceEvent) -> (Uuid, Vec<u8>) {
         let name = topic.name();
         let sender = name.split('/').nth(3).unwrap_or("SLM-L1").to_owned();
         let key = self.secret.locker_key(&LockerId::from(sender.as_str()));
         self.counter += 1;
+        let id = Uuid::new_v4();
         let header = Header {
-            id: Uuid::new_v4(),
+            id,
             sender: &sender,
             counter: self.counter,
             at: self.clock.now(),
@@ -159,8 +183,7 @@ impl Bench {
         };
         let bytes = SealedEnvelope::seal_with_id(&key, &name, header, body).to_bytes();
         self.directory.route(&name, bytes.clone()).expect("routed");
-        self.settle().await;
-        bytes
+        (id, bytes)
     }
 
     /// Delivers an event's bytes again, as QoS 1 does after a lost
@@ -189,12 +212,7 @@ impl Bench {
         request: AccessRequest,
     ) -> serde_json::Value {
         let before = self.outcomes_at(locker, reader).len();
-        let body = DeviceEvent::Scan {
-            badge_uid: badge.into(),
-            pin_sealed: None,
-            fingerprint_match: Some(true),
-            request,
-        };
+        let body = Self::scan_event(badge, request);
         self.send(reader_topic_at(locker, reader), body).await;
         let outcomes = self.outcomes_at(locker, reader);
         assert_eq!(outcomes.len(), before + 1, "one outcome per scan");
@@ -246,6 +264,11 @@ impl Bench {
     /// Unlock commands sent to any compartment.
     pub fn unlocks(&self) -> usize {
         self.json_on(|t| t.contains("/command/compartment/")).len()
+    }
+
+    /// Activity messages of SLM-L1, in order.
+    pub fn activity(&self) -> Vec<serde_json::Value> {
+        self.json_on(|t| t == "armory/v1/SLM/SLM-L1/activity")
     }
 
     /// Alert kinds raised, in order.
