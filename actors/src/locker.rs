@@ -6,8 +6,8 @@
 //! available weapon of the class in this locker, reserved through the
 //! weapon's own actor so that two requests never get the same weapon. It
 //! publishes the locker's retained state. A child that fails is logged and
-//! counted; the rest of the locker keeps working. The scans a failed
-//! reader left undecided are denied as `reader_failed`.
+//! counted; the rest of the locker keeps working. The scans and panel
+//! events a failed reader left undecided are refused as `reader_failed`.
 //!
 //! Messages: [`LockerMsg::Device`], [`LockerMsg::Allocate`],
 //! [`LockerMsg::FindHeld`], [`LockerMsg::Changed`], and the others below.
@@ -466,8 +466,8 @@ impl Actor for LockerActor {
         state: &mut LockerState,
     ) -> Result<(), ActorProcessingErr> {
         // A failed child is restarted within budget, else isolated; its
-        // siblings go on either way. A failed reader's undecided scans are
-        // denied first.
+        // siblings go on either way. A failed reader's undecided scans and
+        // panel events are refused first.
         if let SupervisionEvent::ActorFailed(child, error) = event {
             tracing::error!(
                 locker = %state.locker.id,

@@ -17,9 +17,10 @@
 //! isolates it. A fault drill ([`ReaderMsg::FaultDrill`]) makes it fail on
 //! purpose, by an error or a panic.
 //!
-//! When the actor fails, the scans still waiting in its mailbox go with it;
-//! its locker, which remembers the scans it routed here, denies those as
-//! `reader_failed` (see `locker/undecided.rs`).
+//! When the actor fails, the scans, panel reports and service records still
+//! waiting in its mailbox go with it; its locker, which remembers what it
+//! routed here, refuses those as `reader_failed` (see
+//! `locker/undecided.rs`).
 //!
 //! Messages: [`ReaderMsg::Scan`], [`ReaderMsg::Panel`], [`ReaderMsg::FaultDrill`].
 

@@ -172,6 +172,8 @@ pub enum WeaponMsg {
     },
     /// The panel reports on it: rounds deployed, a problem.
     Report {
+        /// The panel event's id; its first audit row carries it.
+        event_id: Uuid,
         /// Who reports.
         reporter: EmployeeId,
         /// Rounds deployed.
@@ -183,10 +185,13 @@ pub enum WeaponMsg {
     },
     /// An armorer records its service.
     Serviced {
+        /// The panel event's id; its audit row carries it.
+        event_id: Uuid,
         /// What was done.
         note: ServiceNote,
-        /// Whether it is recorded.
-        reply: RpcReplyPort<Result<(), Reason>>,
+        /// Whether it is recorded now (false: it was before, a
+        /// redelivery), or why it was refused.
+        reply: RpcReplyPort<Result<bool, Reason>>,
     },
     /// The expected return time of a sign-out has passed.
     OverdueCheck {
@@ -333,16 +338,21 @@ impl Actor for WeaponActor {
             }
             WeaponMsg::EndService { transaction } => state.end_service(transaction),
             WeaponMsg::Report {
+                event_id,
                 reporter,
                 deployments,
                 problem,
                 reply,
             } => {
-                let outcome = state.report(reporter, deployments, problem).await;
+                let outcome = state.report(event_id, reporter, deployments, problem).await;
                 let _ = reply.send(outcome);
             }
-            WeaponMsg::Serviced { note, reply } => {
-                let _ = reply.send(state.serviced(note).await);
+            WeaponMsg::Serviced {
+                event_id,
+                note,
+                reply,
+            } => {
+                let _ = reply.send(state.serviced(event_id, note).await);
             }
             WeaponMsg::OverdueCheck { transaction } => {
                 state.overdue_check(&myself, transaction).await;

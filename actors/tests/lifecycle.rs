@@ -370,6 +370,7 @@ async fn a_problem_found_at_sign_out_puts_the_weapon_back_quarantined() {
     };
     // Someone who does not hold it cannot report on it.
     let stranger = ractor::call!(bench.weapon, |reply| WeaponMsg::Report {
+        event_id: Uuid::new_v4(),
         reporter: EmployeeId::from("E49999"),
         deployments: Some(4),
         problem: Some(note("E49999")),
@@ -379,6 +380,7 @@ async fn a_problem_found_at_sign_out_puts_the_weapon_back_quarantined() {
     assert_eq!(stranger, Err(Reason::ReportNotHolder));
 
     let effect = ractor::call!(bench.weapon, |reply| WeaponMsg::Report {
+        event_id: Uuid::new_v4(),
         reporter: holder.clone(),
         deployments: None,
         problem: Some(note("E40004")),

@@ -2,14 +2,15 @@
 //! of its child actors fails. Whether its devices are alive is in
 //! [`super::liveness`].
 //!
-//! Supervision: a failed reader first has the scans it left undecided
-//! denied as `reader_failed` ([`super::undecided`]). A failed reader or
-//! compartment is restarted (a compartment resumes its opening from the
-//! store) up to the restart budget; past it, it is isolated: events to it
-//! are refused (a scan at an isolated reader is denied and audited as
-//! `device_isolated`), no weapon in it is chosen, an isolated reader is
-//! published as `faulted`, an alert goes out, and the rest of the locker
-//! keeps working. An acknowledgement at the locker
+//! Supervision: a failed reader first has the scans and panel events it
+//! left undecided refused as `reader_failed` ([`super::undecided`]). A
+//! failed reader or compartment is restarted (a compartment resumes its
+//! opening from the store) up to the restart budget; past it, it is
+//! isolated: events to it are refused (a scan at an isolated reader is
+//! denied and audited as `device_isolated`, a panel report or service
+//! record there refused and audited the same), no weapon in it is chosen,
+//! an isolated reader is published as `faulted`, an alert goes out, and
+//! the rest of the locker keeps working. An acknowledgement at the locker
 //! by a supervisor or armorer (the technician's "clear") brings isolated
 //! children back with a fresh budget; a reader brought back is `unknown`
 //! until it speaks. A failed weapon actor is isolated at once: its state
@@ -57,7 +58,7 @@ impl LockerState {
         let kind = key.kind();
         metrics::counter!("armory_actor_failures_total", "parent" => "locker").increment(1);
 
-        // The scans in its mailbox died with it; none goes unaudited.
+        // What waited in its mailbox died with it; none goes unaudited.
         if let ChildKey::Reader(reader) = &key {
             self.deny_undecided(reader).await;
         }

@@ -4,11 +4,14 @@
 //! topic it came on), and handed to the reader or compartment it names;
 //! anything else is refused with a reason and counted. A scan at an
 //! isolated reader is denied as `device_isolated`, audited and shown, and
-//! opens nothing. The last scans handed to each reader are remembered, so
-//! that those its actor leaves undecided when it fails are denied as
-//! `reader_failed` (see [`super::undecided`]); one that cannot be handed
-//! over, because the actor has just stopped, is denied so at once.
+//! opens nothing; a panel report or service record there is refused the
+//! same way, as an anomaly, and changes nothing. The last events handed to
+//! each reader are remembered, so that those its actor leaves undecided
+//! when it fails are refused as `reader_failed` (see [`super::undecided`]);
+//! one that cannot be handed over, because the actor has just stopped, is
+//! refused so at once.
 
+use super::undecided::Routed;
 use super::*;
 use crate::protocol::AccessRequest;
 
@@ -86,7 +89,7 @@ impl LockerState {
 
                 // Remembered before it goes, so that it is denied if the
                 // reader fails with it still in the mailbox.
-                self.undecided.routed(&reader, scan.clone());
+                self.undecided.routed(&reader, Routed::Scan(scan.clone()));
                 if actor.cast(ReaderMsg::Scan(scan.clone())).is_err() {
                     self.reject("reader_down", "reader actor is not running");
                     self.deny_at_reader(reader, scan, Reason::ReaderFailed)
@@ -97,11 +100,29 @@ impl LockerState {
                 Topic::ReaderEvent { reader, .. },
                 event @ (DeviceEvent::PanelReport { .. } | DeviceEvent::ServiceRecord { .. }),
             ) => {
-                let Some(actor) = self.readers.get(&reader) else {
-                    return self.reject_missing(ChildKey::Reader(reader));
+                let event_id = envelope.id;
+                let key = ChildKey::Reader(reader.clone());
+                if self.isolated.contains(&key) {
+                    self.reject("isolated", "the reader's actor is isolated");
+                    return self
+                        .refuse_panel_at_reader(reader, event_id, event, Reason::DeviceIsolated)
+                        .await;
+                }
+                let Some(actor) = self.readers.get(&reader).cloned() else {
+                    return self.reject_missing(key);
                 };
-                if actor.cast(ReaderMsg::Panel(envelope.id, event)).is_err() {
+
+                // Remembered like a scan: a report lost with a failed
+                // reader would leave a damaged weapon in rotation.
+                self.undecided
+                    .routed(&reader, Routed::Panel(event_id, event.clone()));
+                if actor
+                    .cast(ReaderMsg::Panel(event_id, event.clone()))
+                    .is_err()
+                {
                     self.reject("reader_down", "reader actor is not running");
+                    self.refuse_panel_at_reader(reader, event_id, event, Reason::ReaderFailed)
+                        .await;
                 }
             }
             (
@@ -184,6 +205,82 @@ impl LockerState {
             reason = reason.code(),
             decision = "denied",
             "access decided"
+        );
+    }
+
+    /// A panel report or service record no reader actor will decide (its
+    /// reader is isolated, or its actor failed first): refused as the
+    /// reader refuses one, with a denied `anomaly` row (once, by its event
+    /// id), the refusal on the reader's display and an `anomaly` activity.
+    /// It changes no weapon. One the reader did decide already has its
+    /// row: the store refuses a second one, and nothing more is done.
+    pub(super) async fn refuse_panel_at_reader(
+        &self,
+        reader: ReaderId,
+        event_id: Uuid,
+        event: DeviceEvent,
+        reason: Reason,
+    ) {
+        let (DeviceEvent::PanelReport {
+            badge_uid,
+            asset_tag,
+            ..
+        }
+        | DeviceEvent::ServiceRecord {
+            badge_uid,
+            asset_tag,
+            ..
+        }) = event
+        else {
+            return;
+        };
+        let mut happening = self.happening();
+        happening.reader = Some(reader.clone());
+        happening.asset_tag = Some(asset_tag);
+        let badge = BadgeUid::parse(&badge_uid).ok();
+        if let Some(badge) = &badge {
+            let personnel = self.services.personnel.snapshot();
+            happening.employee_id = personnel.by_badge(badge).map(|p| p.employee_id.clone());
+        }
+        let mut entry =
+            happening.audit_entry(AuditAction::Anomaly, Decision::Denied, reason.code());
+        entry.event_id = Some(event_id);
+        entry.badge = badge;
+        match self.services.store.commit(entry, None).await {
+            Ok(_) => {}
+            Err(crate::ports::StoreError::Duplicate { .. }) => return,
+            Err(error) => {
+                tracing::error!(
+                    locker = %self.locker.id,
+                    reader = %reader,
+                    event = %event_id,
+                    %error,
+                    "refused panel event not recorded"
+                );
+                // As for scans: a failed reader may have recorded and
+                // shown it; with no store to ask, show nothing.
+                if reason == Reason::ReaderFailed {
+                    return;
+                }
+            }
+        }
+
+        let display = crate::reader::Display {
+            services: &self.services,
+            key: &self.key,
+            site: &self.site,
+            locker: &self.locker.id,
+            reader: &reader,
+        };
+        display.show(event_id, false, reason, None);
+        happening.announce(&self.services, "anomaly", reason.code());
+        metrics::counter!("armory_anomalies_total", "reason" => reason.code()).increment(1);
+        tracing::warn!(
+            locker = %self.locker.id,
+            reader = %reader,
+            event = %event_id,
+            reason = reason.code(),
+            "panel report refused"
         );
     }
 

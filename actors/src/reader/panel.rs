@@ -7,6 +7,11 @@
 //! nothing and is audited as an anomaly with its reason. A problem found
 //! while the sign-out is still open puts the weapon back (quarantined) and
 //! offers the holder another weapon of the class at once.
+//!
+//! Each panel event is audited once by its event id: the weapon's first
+//! row for it, or its refusal, carries the id. A redelivered event finds
+//! its row and has no further effect; so does the refusal its locker
+//! writes, as `reader_failed`, for one left waiting when this actor fails.
 
 use uuid::Uuid;
 
@@ -14,7 +19,7 @@ use super::{ReaderArguments, Shown};
 use crate::activity::Happening;
 use crate::domain::{AssetTag, BadgeUid, Person, Role, ServiceStatus};
 use crate::locker::LockerMsg;
-use crate::ports::{AuditAction, Decision, ProblemCode, ProblemNote, ServiceNote};
+use crate::ports::{AuditAction, Decision, ProblemCode, ProblemNote, ServiceNote, StoreError};
 use crate::protocol::{DeviceEvent, ProblemPayload, UnlockPurpose};
 use crate::rules::{self, Reason};
 use crate::weapon::{ReportEffect, WeaponMsg};
@@ -72,12 +77,21 @@ impl ReaderArguments {
                     outcome,
                     notes,
                 };
-                self.service_record(&person, &asset_tag, record).await
+                self.service_record(&person, &asset_tag, record, event_id)
+                    .await
             }
             _ => return,
         };
         match shown {
-            Ok(shown) => self.show_outcome(event_id, &shown),
+            Ok(Some(shown)) => self.show_outcome(event_id, &shown),
+            Ok(None) => {
+                metrics::counter!("armory_device_events_duplicate_total").increment(1);
+                tracing::debug!(
+                    reader = %self.reader,
+                    event = %event_id,
+                    "panel event already recorded"
+                );
+            }
             Err(reason) => self.refuse(&happening, event_id, reason).await,
         }
     }
@@ -89,7 +103,7 @@ impl ReaderArguments {
         deployments: Option<u32>,
         problem: Option<ProblemPayload>,
         event_id: Uuid,
-    ) -> Result<Shown, Reason> {
+    ) -> Result<Option<Shown>, Reason> {
         let problem = match problem {
             Some(payload) => Some(ProblemNote {
                 code: payload
@@ -104,6 +118,7 @@ impl ReaderArguments {
         };
         let (weapon, class, _) = self.weapon_by_tag(asset_tag).await?;
         let effect = ractor::call!(weapon, |reply| WeaponMsg::Report {
+            event_id,
             reporter: person.employee_id.clone(),
             deployments,
             problem,
@@ -111,8 +126,10 @@ impl ReaderArguments {
         })
         .map_err(|_| Reason::StoreUnavailable)??;
 
-        if effect == ReportEffect::Recorded {
-            return Ok(Shown::refused(Reason::ReportRecorded));
+        match effect {
+            ReportEffect::Redelivered => return Ok(None),
+            ReportEffect::Recorded => return Ok(Some(Shown::refused(Reason::ReportRecorded))),
+            ReportEffect::PutBack => {}
         }
         // Put back: offer another weapon of the class at once.
         let transaction = Uuid::new_v4();
@@ -125,7 +142,7 @@ impl ReaderArguments {
             })
             .await?;
         let Ok(allocation) = allocation else {
-            return Ok(Shown::refused(Reason::NoWeaponAvailable));
+            return Ok(Some(Shown::refused(Reason::NoWeaponAvailable)));
         };
         let mut grant = Happening::at_locker(&self.site, &self.locker, self.services.clock.now());
         grant.reader = Some(self.reader.clone());
@@ -149,7 +166,7 @@ impl ReaderArguments {
             )
             .increment(1);
         }
-        Ok(shown)
+        Ok(Some(shown))
     }
 
     async fn service_record(
@@ -157,7 +174,8 @@ impl ReaderArguments {
         person: &Person,
         asset_tag: &AssetTag,
         record: Record,
-    ) -> Result<Shown, Reason> {
+        event_id: Uuid,
+    ) -> Result<Option<Shown>, Reason> {
         rules::may_act(person)?;
         if person.role != Role::Armorer {
             return Err(Reason::RoleNotPermitted);
@@ -182,9 +200,13 @@ impl ReaderArguments {
             armorer: person.employee_id.clone(),
             date,
         };
-        ractor::call!(weapon, |reply| WeaponMsg::Serviced { note, reply })
-            .map_err(|_| Reason::StoreUnavailable)??;
-        Ok(Shown::refused(Reason::ServiceRecorded))
+        let recorded = ractor::call!(weapon, |reply| WeaponMsg::Serviced {
+            event_id,
+            note,
+            reply
+        })
+        .map_err(|_| Reason::StoreUnavailable)??;
+        Ok(recorded.then(|| Shown::refused(Reason::ServiceRecorded)))
     }
 
     async fn weapon_by_tag(
@@ -210,8 +232,13 @@ impl ReaderArguments {
         let mut entry =
             happening.audit_entry(AuditAction::Anomaly, Decision::Denied, reason.code());
         entry.event_id = Some(event_id);
-        if let Err(error) = self.services.store.commit(entry, None).await {
-            tracing::error!(reader = %self.reader, %error, "refused report not recorded");
+        match self.services.store.commit(entry, None).await {
+            Ok(_) => {}
+            // Refused before: a redelivery, nothing more to do.
+            Err(StoreError::Duplicate { .. }) => return,
+            Err(error) => {
+                tracing::error!(reader = %self.reader, %error, "refused report not recorded");
+            }
         }
         metrics::counter!("armory_anomalies_total", "reason" => reason.code()).increment(1);
         happening.announce(&self.services, "anomaly", reason.code());

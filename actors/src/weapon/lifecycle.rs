@@ -5,7 +5,8 @@
 //! to due, in service to quarantined, out to overdue to escalated), so a
 //! repeated or redelivered event that causes no transition raises nothing
 //! twice. Each transition is committed to the store, with its audit row,
-//! before the state changes here.
+//! before the state changes here. Each panel report and service record
+//! leaves a row carrying its event id, which the store holds once.
 
 use ractor::ActorRef;
 use uuid::Uuid;
@@ -15,7 +16,8 @@ use crate::activity::Alert;
 use crate::domain::{EmployeeId, ServiceStatus};
 use crate::maintenance::{ServiceDue, UseCounters};
 use crate::ports::{
-    AuditAction, Decision, OutstandingSignOut, OverdueStage, ProblemNote, ServiceNote, WeaponChange,
+    AuditAction, Decision, OutstandingSignOut, OverdueStage, ProblemNote, ServiceNote, StoreError,
+    WeaponChange,
 };
 use crate::protocol::Severity;
 use crate::rules::Reason;
@@ -32,6 +34,8 @@ pub enum ReportEffect {
     /// goes back in its compartment and the holder should be offered
     /// another of the class.
     PutBack,
+    /// The report had been recorded before (a redelivery): nothing done.
+    Redelivered,
 }
 
 impl WeaponState {
@@ -89,8 +93,15 @@ impl WeaponState {
     }
 
     /// A panel report: rounds deployed, a problem.
+    ///
+    /// Its first audit row carries the panel event's id, and it always has
+    /// one (a report of nothing, or of a problem with a weapon already
+    /// quarantined, is recorded as such), so that the store holds each
+    /// report once: a redelivery, or its locker closing out the reports
+    /// of a failed reader, finds it decided and changes nothing.
     pub(super) async fn report(
         &mut self,
+        event_id: Uuid,
         reporter: EmployeeId,
         deployments: Option<u32>,
         problem: Option<ProblemNote>,
@@ -98,6 +109,7 @@ impl WeaponState {
         if !self.reported_by_holder(&reporter) {
             return Err(Reason::ReportNotHolder);
         }
+        let mut own_id = Some(event_id);
 
         if let Some(rounds) = deployments.filter(|rounds| *rounds > 0) {
             let mut entry = self.happening().audit_entry(
@@ -106,25 +118,37 @@ impl WeaponState {
                 "rounds_deployed",
             );
             entry.employee_id = Some(reporter.clone());
+            entry.event_id = own_id.take();
             let change = WeaponChange::Deployed {
                 asset_tag: self.weapon.asset_tag.clone(),
                 rounds,
             };
-            self.services
-                .store
-                .commit(entry, Some(change))
-                .await
-                .map_err(|_| Reason::StoreUnavailable)?;
+            match self.services.store.commit(entry, Some(change)).await {
+                Ok(_) => {}
+                Err(StoreError::Duplicate { .. }) => return Ok(ReportEffect::Redelivered),
+                Err(_) => return Err(Reason::StoreUnavailable),
+            }
             self.weapon.deployments_since_service =
                 self.weapon.deployments_since_service.saturating_add(rounds);
             self.check_due().await;
         }
 
+        // Nothing to change: recorded all the same, unless rounds were.
         let Some(note) = problem else {
-            return Ok(ReportEffect::Recorded);
+            return self
+                .record_only(
+                    own_id,
+                    &reporter,
+                    AuditAction::Deployment,
+                    "no_rounds_deployed",
+                )
+                .await;
         };
         if self.weapon.status == ServiceStatus::Quarantined {
-            return Ok(ReportEffect::Recorded);
+            let code = note.code.as_str();
+            return self
+                .record_only(own_id, &reporter, AuditAction::ProblemReport, code)
+                .await;
         }
         let code = note.code;
         let mut entry = self.happening().audit_entry(
@@ -133,15 +157,16 @@ impl WeaponState {
             code.as_str(),
         );
         entry.employee_id = Some(reporter.clone());
+        entry.event_id = own_id;
         let change = WeaponChange::ProblemReported {
             asset_tag: self.weapon.asset_tag.clone(),
             note,
         };
-        self.services
-            .store
-            .commit(entry, Some(change))
-            .await
-            .map_err(|_| Reason::StoreUnavailable)?;
+        match self.services.store.commit(entry, Some(change)).await {
+            Ok(_) => {}
+            Err(StoreError::Duplicate { .. }) => return Ok(ReportEffect::Redelivered),
+            Err(_) => return Err(Reason::StoreUnavailable),
+        }
         self.weapon.status = ServiceStatus::Quarantined;
 
         let message = format!(
@@ -167,6 +192,30 @@ impl WeaponState {
         })
     }
 
+    /// A report that changes nothing gets its row (with its event id),
+    /// unless one of its rows was written already.
+    async fn record_only(
+        &self,
+        own_id: Option<Uuid>,
+        reporter: &EmployeeId,
+        action: AuditAction,
+        reason: &str,
+    ) -> Result<ReportEffect, Reason> {
+        let Some(event_id) = own_id else {
+            return Ok(ReportEffect::Recorded);
+        };
+        let mut entry = self
+            .happening()
+            .audit_entry(action, Decision::Recorded, reason);
+        entry.employee_id = Some(reporter.clone());
+        entry.event_id = Some(event_id);
+        match self.services.store.commit(entry, None).await {
+            Ok(_) => Ok(ReportEffect::Recorded),
+            Err(StoreError::Duplicate { .. }) => Ok(ReportEffect::Redelivered),
+            Err(_) => Err(Reason::StoreUnavailable),
+        }
+    }
+
     fn reported_by_holder(&self, reporter: &EmployeeId) -> bool {
         match &self.condition {
             Condition::Reserved { holder, .. } | Condition::SignedOut { holder, .. } => {
@@ -179,8 +228,14 @@ impl WeaponState {
         }
     }
 
-    /// An armorer's service record: release to service or retire.
-    pub(super) async fn serviced(&mut self, note: ServiceNote) -> Result<(), Reason> {
+    /// An armorer's service record: release to service or retire. Its row
+    /// carries the panel event's id; false if the store held it already (a
+    /// redelivery), and nothing changes.
+    pub(super) async fn serviced(
+        &mut self,
+        event_id: Uuid,
+        note: ServiceNote,
+    ) -> Result<bool, Reason> {
         if !matches!(
             self.condition,
             Condition::InCompartment | Condition::Servicing { .. }
@@ -197,17 +252,18 @@ impl WeaponState {
             self.happening()
                 .audit_entry(AuditAction::Service, Decision::Recorded, reason);
         entry.employee_id = Some(note.armorer.clone());
+        entry.event_id = Some(event_id);
         let date = note.date;
         let outcome = note.outcome;
         let change = WeaponChange::Serviced {
             asset_tag: self.weapon.asset_tag.clone(),
             note,
         };
-        self.services
-            .store
-            .commit(entry, Some(change))
-            .await
-            .map_err(|_| Reason::StoreUnavailable)?;
+        match self.services.store.commit(entry, Some(change)).await {
+            Ok(_) => {}
+            Err(StoreError::Duplicate { .. }) => return Ok(false),
+            Err(_) => return Err(Reason::StoreUnavailable),
+        }
 
         self.weapon.status = outcome;
         self.weapon.sign_outs_since_service = 0;
@@ -216,7 +272,7 @@ impl WeaponState {
         self.due = None;
         tracing::info!(weapon = %self.weapon.asset_tag, outcome = reason, "weapon serviced");
         self.publish();
-        Ok(())
+        Ok(true)
     }
 
     /// Out when the service started: the overdue count goes on from the
