@@ -4,9 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub use error_text::error_text;
+
 mod audit;
 mod broker_users;
 mod data;
+mod error_text;
 mod import;
 mod keys;
 mod pin;

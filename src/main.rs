@@ -12,9 +12,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // The whole chain of causes, one line each, without a backtrace:
-            // an operator needs the what and where, not our stack.
-            eprintln!("error: {error:#}");
+            // The chain of causes without a backtrace: an operator needs the
+            // what and where, not our stack.
+            eprintln!("error: {}", armory::cli::error_text(&error));
             ExitCode::FAILURE
         }
     }
