@@ -18,6 +18,10 @@ pub fn check(dir: &Path) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Err(errors) => anyhow::bail!("{} in {}:\n{errors}", errors.len(), dir.display()),
+        Err(errors) => {
+            let count = errors.len();
+            let problems = if count == 1 { "problem" } else { "problems" };
+            anyhow::bail!("{count} {problems} in {}:\n{errors}", dir.display())
+        }
     }
 }
