@@ -78,17 +78,26 @@ pub async fn run(
         officers_at_once: concurrency,
         seed: rand::random(),
     };
-    let report = run_shift(&simulator, plan)
-        .await
-        .context("playing the shift")?;
-    println!("{report}");
+    // Ctrl-C during the shift stops it where it is and shuts down cleanly;
+    // openings cut off are closed out by the next start, as after a crash.
+    let report = tokio::select! {
+        report = run_shift(&simulator, plan) => Some(report.context("playing the shift")?),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    let interrupted = report.is_none();
+    match report {
+        Some(report) => {
+            println!("{report}");
 
-    // The crew counted each door as it shut; the service records it a
-    // moment later. Let it catch up before the summary is left standing
-    // beside a trail that is still being written.
-    settle(&service, config.timing.unlock_window()).await?;
+            // The crew counted each door as it shut; the service records
+            // it a moment later. Let it catch up before the summary is
+            // left standing beside a trail that is still being written.
+            settle(&service, config.timing.unlock_window()).await?;
+        }
+        None => println!("shift interrupted by Ctrl-C; stopping"),
+    }
 
-    if !exit {
+    if !exit && !interrupted {
         println!("the armory keeps running; Ctrl-C stops it");
         tokio::signal::ctrl_c()
             .await
