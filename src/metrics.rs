@@ -126,6 +126,11 @@ fn describe() {
         "Device events refused before reaching an actor, by reason."
     );
     describe_counter!(
+        "armory_state_corrections_total",
+        "State messages another client published on the service's topics, \
+         answered by publishing the store's state again."
+    );
+    describe_counter!(
         "armory_device_events_duplicate_total",
         "Device events seen before (QoS 1 redelivery) and ignored."
     );

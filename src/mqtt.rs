@@ -6,7 +6,8 @@
 //! subscribes again on every ConnAck, and publishing runs in its own task,
 //! draining the actors' [`Bus`](armory_actors::ports::Bus) queue, so a full
 //! client queue can never deadlock the poller. The service's retained
-//! status topic doubles as its last will.
+//! status topic doubles as its last will. It also watches its own state
+//! topics and puts right what others publish there ([`projections`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,10 @@ use rand::Rng;
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+pub mod projections;
+
+use projections::Projections;
 
 /// Largest packet either way; device payloads are limited far below this.
 const MAX_PACKET_BYTES: usize = 64 * 1024;
@@ -68,6 +73,7 @@ pub struct LinkSettings {
 /// A running connection.
 pub struct MqttLink {
     client: AsyncClient,
+    projections: Arc<Projections>,
     stopping: Arc<AtomicBool>,
     subscribed: tokio::sync::watch::Receiver<bool>,
     poller: JoinHandle<()>,
@@ -109,6 +115,7 @@ impl MqttLink {
         eventloop.set_network_options(network);
 
         let stopping = Arc::new(AtomicBool::new(false));
+        let projections = Arc::new(Projections::default());
         let (subscribed_tx, subscribed) = tokio::sync::watch::channel(false);
         let poller = tokio::spawn(poll(
             eventloop,
@@ -116,11 +123,18 @@ impl MqttLink {
             settings,
             Arc::clone(&stopping),
             subscribed_tx,
+            Arc::clone(&projections),
             on_message,
         ));
-        let publisher = tokio::spawn(publish(client.clone(), outbound, subscribed.clone()));
+        let publisher = tokio::spawn(publish(
+            client.clone(),
+            outbound,
+            subscribed.clone(),
+            Arc::clone(&projections),
+        ));
         MqttLink {
             client,
+            projections,
             stopping,
             subscribed,
             poller,
@@ -144,6 +158,9 @@ impl MqttLink {
 
     /// Publishes a message now (used for the service's own status).
     pub async fn publish_now(&self, topic: &str, payload: Vec<u8>, retain: bool) {
+        if retain {
+            self.projections.remember(topic, &payload);
+        }
         if let Err(error) = self
             .client
             .publish(topic, QoS::AtLeastOnce, retain, payload)
@@ -169,6 +186,7 @@ async fn poll(
     settings: LinkSettings,
     stopping: Arc<AtomicBool>,
     subscribed: tokio::sync::watch::Sender<bool>,
+    projections: Arc<Projections>,
     on_message: impl Fn(String, Vec<u8>),
 ) {
     let mut failures: u32 = 0;
@@ -186,13 +204,22 @@ async fn poll(
                         tracing::error!(%filter, %error, "subscribe not queued");
                     }
                 }
+                for filter in projections::STATE_FILTERS {
+                    if let Err(error) = client.try_subscribe(filter, QoS::AtMostOnce) {
+                        tracing::error!(%filter, %error, "subscribe not queued");
+                    }
+                }
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => {
                 subscribed.send_replace(true);
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let topic = String::from_utf8_lossy(publish.topic.as_ref()).into_owned();
-                on_message(topic, publish.payload.to_vec());
+                if Projections::watches(&topic) {
+                    correct(&client, &projections, &topic, &publish.payload);
+                } else {
+                    on_message(topic, publish.payload.to_vec());
+                }
             }
             Ok(_) => {}
             Err(rumqttc::ConnectionError::RequestsDone) => return,
@@ -212,10 +239,24 @@ async fn poll(
     }
 }
 
+/// State on one of the service's topics that is not the service's own:
+/// its latest is published again, retained, and the correction counted.
+fn correct(client: &AsyncClient, projections: &Projections, topic: &str, payload: &[u8]) {
+    let Some(own) = projections.correction(topic, payload) else {
+        return;
+    };
+    metrics::counter!("armory_state_corrections_total").increment(1);
+    tracing::warn!(%topic, "state published by another client; the store's state published again");
+    if let Err(error) = client.try_publish(topic, QoS::AtLeastOnce, true, own) {
+        tracing::warn!(%topic, %error, "correction not queued");
+    }
+}
+
 async fn publish(
     client: AsyncClient,
     mut outbound: mpsc::Receiver<Outbound>,
     mut subscribed: tokio::sync::watch::Receiver<bool>,
+    projections: Arc<Projections>,
 ) {
     // Subscribing first keeps the SUBSCRIBE from queueing behind the
     // start-up burst of retained state.
@@ -223,6 +264,9 @@ async fn publish(
         return;
     }
     while let Some(message) = outbound.recv().await {
+        if message.retain {
+            projections.remember(&message.topic, &message.payload);
+        }
         let qos = if message.reliable {
             QoS::AtLeastOnce
         } else {
