@@ -11,6 +11,7 @@
 
 mod locate;
 mod raw;
+mod references;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -18,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use armory_actors::rules::PinHashCost;
+
+pub use references::{check_access_references, ReferenceError, ReferenceProblem};
 
 /// The configuration, checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +45,8 @@ pub struct Config {
     pub maintenance: armory_actors::maintenance::MaintenancePolicy,
     /// The folder relative paths are resolved against.
     base_dir: PathBuf,
+    /// The file, as given, for errors found after it was read.
+    path: PathBuf,
     /// SHA-256 of the file's text, so a change between starts is audited.
     fingerprint: String,
 }
@@ -126,6 +131,11 @@ pub struct AgencyConfig {
     /// the running service looks for personnel changes in the store and in
     /// the inbox.
     pub poll_interval: Duration,
+    /// Optional in the file as `max_roster_removals` and
+    /// `max_roster_removal_percent`, default 25 people or 10%, whichever
+    /// is larger: how many people one roster import may remove without
+    /// `armory import roster --allow-removals`.
+    pub roster_removal_limit: crate::personnel::RemovalLimit,
 }
 
 /// The default of `[agency] poll_interval_ms`.
@@ -300,11 +310,17 @@ impl Config {
 
         let base_dir = origin.parent().map(Path::to_owned).unwrap_or_default();
         let mut config = raw.check(text, base_dir).map_err(invalid)?;
+        config.path = origin.to_owned();
         config.fingerprint = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(text.as_bytes()))
         };
         Ok(config)
+    }
+
+    /// The file the configuration was read from, as given.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The SHA-256 of the configuration text, hex.

@@ -6,9 +6,12 @@
 //! whole file against the store (every fault named by file, line and
 //! column), and only then apply it, in one transaction together with an
 //! audit row and a new personnel generation; a file with any fault changes
-//! nothing. [`enrol_pin`] does the same for one PIN. They run from the
-//! command line (`armory import`, `armory pin set`) beside a running
-//! service, or inside the service for files dropped in its inbox.
+//! nothing. A roster that would remove more people than the configured
+//! share is refused whole too, unless the command line says
+//! `--allow-removals` (see [`removals`]); a dry run checks and reports
+//! without writing. [`enrol_pin`] does the same for one PIN. They run
+//! from the command line (`armory import`, `armory pin set`) beside a
+//! running service, or inside the service for files dropped in its inbox.
 //!
 //! [`PersonnelWatch`] is the running service's side: a thread that polls
 //! the store's personnel generation, swaps the new personnel into the
@@ -26,6 +29,7 @@
 
 mod apply;
 mod inbox;
+pub mod removals;
 mod report;
 mod watch;
 
@@ -39,6 +43,7 @@ use crate::config::Config;
 use crate::store::{Database, DbError};
 
 pub use apply::{enrol_pin, import_roster, import_training};
+pub use removals::{ImportOptions, RemovalLimit, TooManyRemovals};
 pub use report::{
     CertificationChanges, ImportKind, ImportReport, ImportWarning, PersonChange, PersonnelDiff,
 };
@@ -64,6 +69,15 @@ pub enum PersonnelError {
         file: String,
         /// Every fault found.
         errors: ImportErrors,
+    },
+    /// A roster that would remove more people than the limit allows,
+    /// without `--allow-removals`.
+    #[error("{file} was not applied: {refusal}")]
+    TooManyRemovals {
+        /// The file, as named in errors.
+        file: String,
+        /// How many, and how to proceed.
+        refusal: TooManyRemovals,
     },
     /// A PIN for someone who is not on the roster in force.
     #[error("employee {employee_id} is not on the roster in force")]

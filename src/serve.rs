@@ -111,6 +111,7 @@ impl Service {
         let configuration_change =
             database.note_configuration(config.fingerprint(), clock.now())?;
         let armory = database.load_armory()?;
+        crate::config::check_access_references(config, &armory)?;
         let personnel = database.load_personnel()?;
         let summary = Summary {
             sites: armory.sites.len(),

@@ -426,3 +426,32 @@ async fn a_certification_is_valid_through_its_last_second() {
     assert!(outcome.granted(), "{:?}", outcome.answer);
     armory.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_sites_and_lockers_in_access_stop_the_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = harness::TestSettings {
+        extra: "[access.classes.cew]\nsites = [\"NOPE\"]\n\
+                [access.lockers.NOPE-L9]\nsecond_factor = \"pin\"",
+        ..harness::TestSettings::default()
+    };
+    let path = harness::write_config_file(dir.path(), &settings);
+    let config = armory::config::Config::load(&path).expect("the file's own checks pass");
+    let now: Timestamp = DATA_NOW.parse().expect("valid instant");
+
+    let error = match armory::serve::Service::start(&config, Clock::manual(now)).await {
+        Ok(_) => panic!("a service started on a configuration naming unknown ids"),
+        Err(error) => format!("{error:#}"),
+    };
+    let file = path.display();
+    let cew = format!("{file}: access.classes.cew.sites: no site NOPE in the armory (sites: ");
+    let locker = format!("{file}: access.lockers.NOPE-L9: no locker NOPE-L9 in the armory");
+    assert!(error.contains(&cew), "{error}");
+    assert!(error.contains(&locker), "{error}");
+    // The known ids follow, as the store has them.
+    assert!(error.contains("(sites: ALB, AST, BKR, "), "{error}");
+    assert!(
+        error.contains("(lockers: ") && error.contains("SLM-L1"),
+        "{error}"
+    );
+}

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use armory::config::Config;
-use armory::personnel::{self, ImportWarning, PersonnelError, PersonnelPayload};
+use armory::personnel::{
+    self, ImportOptions, ImportWarning, PersonnelError, PersonnelPayload, RemovalLimit,
+};
 use armory::serve::Service;
 use armory::store::{AuditFilter, Database};
 use armory_actors::clock::Clock;
@@ -26,6 +28,12 @@ use harness::{demo_data_dir, Observer, TestArmory, DATA_NOW};
 use jiff::Timestamp;
 
 const PERSONNEL_TOPIC: &str = "armory/v1/service/personnel";
+/// Imports as the inbox makes them: the default removal limit, applied.
+const DEFAULTS: ImportOptions = ImportOptions {
+    removal_limit: RemovalLimit::DEFAULT,
+    allow_removals: false,
+    dry_run: false,
+};
 const CHEAP: PinHashCost = PinHashCost {
     memory_kib: 64,
     iterations: 1,
@@ -440,9 +448,9 @@ async fn removing_a_holder_keeps_their_weapon_and_warns() {
         .map(|line| format!("{line}\n"))
         .collect();
     let mut db = personnel::open_store(armory.service.database_path()).expect("writer opens");
-    let report =
-        personnel::import_roster(&mut db, "roster.csv", roster.as_bytes(), armory.clock.now())
-            .expect("the roster imports");
+    let now = armory.clock.now();
+    let report = personnel::import_roster(&mut db, "roster.csv", roster.as_bytes(), now, &DEFAULTS)
+        .expect("the roster imports");
     assert_eq!(report.changes.removed, vec![officer.employee_id.clone()]);
     assert_eq!(
         report.changes.pins_dropped,
@@ -518,15 +526,16 @@ fn real_world_exports_import_unchanged() {
     let at: Timestamp = DATA_NOW.parse().expect("valid instant");
 
     let roster = messy(&demo_file("roster.csv"), 1, Some(7));
-    let report = personnel::import_roster(&mut db, "roster.csv", &roster, at).expect("imports");
+    let report =
+        personnel::import_roster(&mut db, "roster.csv", &roster, at, &DEFAULTS).expect("imports");
     assert_eq!(
         report.changes,
         personnel::PersonnelDiff::default(),
         "{report}"
     );
     let training = messy(&demo_file("training.csv"), 1, None);
-    let report =
-        personnel::import_training(&mut db, "training.csv", &training, at).expect("imports");
+    let report = personnel::import_training(&mut db, "training.csv", &training, at, &DEFAULTS)
+        .expect("imports");
     assert_eq!(
         report.changes,
         personnel::PersonnelDiff::default(),
@@ -564,8 +573,8 @@ fn a_roster_import_keeps_what_stays_and_drops_what_leaves() {
         line.replace(",officer,", ",supervisor,")
     });
 
-    let report =
-        personnel::import_roster(&mut db, "roster.csv", roster.as_bytes(), at).expect("imports");
+    let report = personnel::import_roster(&mut db, "roster.csv", roster.as_bytes(), at, &DEFAULTS)
+        .expect("imports");
     assert_eq!(report.changes.removed, vec![leaver.clone()]);
     assert_eq!(report.changes.changed.len(), 1);
     assert_eq!(report.changes.changed[0].fields, vec!["role"]);
@@ -590,7 +599,7 @@ fn a_roster_import_keeps_what_stays_and_drops_what_leaves() {
     // An empty export would remove everyone: refused, nothing changes.
     let header =
         "employee_id,last_name,first_name,rank,role,home_site,status,badge_uid,hire_date\n";
-    let empty = personnel::import_roster(&mut db, "empty.csv", header.as_bytes(), at);
+    let empty = personnel::import_roster(&mut db, "empty.csv", header.as_bytes(), at, &DEFAULTS);
     assert!(
         matches!(empty, Err(PersonnelError::Invalid { .. })),
         "{empty:?}"

@@ -21,6 +21,7 @@ use super::{
     AgencyConfig, Config, ConfigProblem, MetricsConfig, SecurityConfig, ServiceConfig,
     TimingConfig, MAX_SECONDS,
 };
+use crate::personnel::RemovalLimit;
 use broker::RawBroker;
 
 /// The most memory one PIN hash may take: 4 GiB, in KiB.
@@ -65,6 +66,8 @@ struct RawAgency {
     data_dir: Spanned<PathBuf>,
     inbox_dir: Option<Spanned<PathBuf>>,
     poll_interval_ms: Option<Spanned<u64>>,
+    max_roster_removals: Option<u32>,
+    max_roster_removal_percent: Option<Spanned<u32>>,
 }
 
 /// The range of `[agency] poll_interval_ms`: from 10 ms (tests) to an hour.
@@ -182,6 +185,24 @@ impl RawConfig {
                 checker.problem("agency.poll_interval_ms", interval, message);
             }
         }
+        if let Some(percent) = &self.agency.max_roster_removal_percent {
+            if *percent.get_ref() > 100 {
+                let message = format!("{} is not from 0 to 100 percent", percent.get_ref());
+                checker.problem("agency.max_roster_removal_percent", percent, message);
+            }
+        }
+        let default_limit = RemovalLimit::DEFAULT;
+        let roster_removal_limit = RemovalLimit {
+            people: self
+                .agency
+                .max_roster_removals
+                .unwrap_or(default_limit.people),
+            percent: self
+                .agency
+                .max_roster_removal_percent
+                .as_ref()
+                .map_or(default_limit.percent, |percent| *percent.get_ref()),
+        };
 
         let broker = self.broker.check(&mut checker);
         let metrics_listen = checker.address("metrics.listen", &self.metrics.listen);
@@ -295,6 +316,7 @@ impl RawConfig {
                     .map_or(super::DEFAULT_POLL_INTERVAL, |ms| {
                         std::time::Duration::from_millis(ms.into_inner())
                     }),
+                roster_removal_limit,
             },
             timing: TimingConfig {
                 unlock_window_seconds: *timing.unlock_window_seconds.get_ref(),
@@ -312,6 +334,7 @@ impl RawConfig {
             access: self.access,
             maintenance: self.maintenance,
             base_dir,
+            path: PathBuf::new(),
             fingerprint: String::new(),
         })
     }

@@ -4,9 +4,10 @@
 //! every fault), take the store's write lock, check the rows that read
 //! well against what is stored, and stop there if anything at all is
 //! wrong. Only a file without a fault is written, in the same transaction
-//! as its audit row and the new personnel generation. The write lock is
-//! held for milliseconds; slow work (argon2) happens before it is taken,
-//! since the service's own writer waits for it.
+//! as its audit row and the new personnel generation; a dry run goes as
+//! far and then rolls back. The write lock is held for milliseconds; slow
+//! work (argon2) happens before it is taken, since the service's own
+//! writer waits for it.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +19,10 @@ use armory_actors::ports::{AuditAction, AuditEntry, Decision};
 use armory_actors::rules::{hash_pin, PinHashCost};
 use jiff::Timestamp;
 
+use super::removals::{self, ImportOptions};
 use super::report::{ImportKind, ImportReport, ImportWarning, PersonnelDiff};
 use super::{PersonnelError, AUDIT_LOCATION};
-use crate::store::{Database, DbError};
+use crate::store::{Database, DbError, PersonnelTx};
 
 /// Replaces the roster with the people of an HR export (`roster.csv`'s
 /// columns), named `file` in errors and the report; `at` is the audit
@@ -30,11 +32,16 @@ use crate::store::{Database, DbError};
 /// their certifications and PINs; people who leave lose both, but the
 /// weapons they hold stay signed out to them (the report warns about each).
 /// An export without a single person is refused: it would remove everyone.
+/// One that would remove more people than `options.removal_limit` allows
+/// is refused whole unless `options.allow_removals`; see
+/// [`super::removals`]. With `options.dry_run` everything is checked and
+/// reported, and nothing is written.
 pub fn import_roster(
     db: &mut Database,
     file: &str,
     bytes: &[u8],
     at: Timestamp,
+    options: &ImportOptions,
 ) -> Result<ImportReport, PersonnelError> {
     let (rows, faults) = roster_rows(file, bytes);
     let tx = db
@@ -58,33 +65,52 @@ pub fn import_roster(
     }
     reject_if_any(file, faults, checks)?;
 
+    // Removals beyond the limit: refused whole, or applied with a warning.
     let before = tx.personnel().map_err(store("reading the roster"))?;
-    let held = tx.weapons_held().map_err(store("reading weapon holders"))?;
     let people: BTreeMap<_, _> = rows
         .into_iter()
         .map(|(_, person)| (person.employee_id.clone(), person))
         .collect();
+    let leaving = before
+        .people
+        .keys()
+        .filter(|id| !people.contains_key(*id))
+        .cloned()
+        .collect();
+    let too_many = removals::check(options, before.people.len(), leaving);
+    let mut warnings = Vec::new();
+    match too_many {
+        Some(refusal) if !options.allow_removals && !options.dry_run => {
+            return Err(PersonnelError::TooManyRemovals {
+                file: file.to_owned(),
+                refusal,
+            });
+        }
+        Some(refusal) => warnings.push(ImportWarning::ManyRemoved(refusal)),
+        None => {}
+    }
+
+    let held = tx.weapons_held().map_err(store("reading weapon holders"))?;
     tx.replace_people(&people)
         .map_err(store("replacing the roster"))?;
     let after = tx.personnel().map_err(store("reading the roster"))?;
 
-    let warnings = held
-        .into_iter()
-        .filter(|(holder, _)| before.people.contains_key(holder))
-        .filter(|(holder, _)| !people.contains_key(holder))
-        .map(|(employee_id, asset_tags)| ImportWarning::HolderRemoved {
-            employee_id,
-            asset_tags,
-        })
-        .collect();
+    warnings.extend(
+        held.into_iter()
+            .filter(|(holder, _)| before.people.contains_key(holder))
+            .filter(|(holder, _)| !people.contains_key(holder))
+            .map(|(employee_id, asset_tags)| ImportWarning::HolderRemoved {
+                employee_id,
+                asset_tags,
+            }),
+    );
     let entry = audit_entry(AuditAction::Import, "roster_imported", None, at);
-    let generation = tx
-        .commit(&entry)
-        .map_err(store("committing the roster import"))?;
+    let generation = finish(tx, &entry, options, "committing the roster import")?;
     Ok(ImportReport {
         kind: ImportKind::Roster,
         file: file.to_owned(),
         generation,
+        applied: !options.dry_run,
         changes: PersonnelDiff::between(&before, &after),
         warnings,
     })
@@ -95,12 +121,13 @@ pub fn import_roster(
 ///
 /// Every row's employee must be on the roster in force. Instructors are
 /// not checked: they may come from outside the agency. An export without a
-/// single certification is refused.
+/// single certification is refused. Of `options`, only `dry_run` applies.
 pub fn import_training(
     db: &mut Database,
     file: &str,
     bytes: &[u8],
     at: Timestamp,
+    options: &ImportOptions,
 ) -> Result<ImportReport, PersonnelError> {
     let (rows, faults) = training_rows(file, bytes);
     let tx = db
@@ -131,13 +158,12 @@ pub fn import_training(
         .map_err(store("reading the certifications"))?;
 
     let entry = audit_entry(AuditAction::Import, "training_imported", None, at);
-    let generation = tx
-        .commit(&entry)
-        .map_err(store("committing the training import"))?;
+    let generation = finish(tx, &entry, options, "committing the training import")?;
     Ok(ImportReport {
         kind: ImportKind::Training,
         file: file.to_owned(),
         generation,
+        applied: !options.dry_run,
         changes: PersonnelDiff::between(&before, &after),
         warnings: Vec::new(),
     })
@@ -184,6 +210,21 @@ pub fn enrol_pin(
     );
     tx.commit(&entry)
         .map_err(store("committing the PIN enrolment"))
+}
+
+/// Commits the change with its audit row and returns the new generation;
+/// for a dry run, drops it (SQLite rolls it back) and returns 0.
+fn finish(
+    tx: PersonnelTx<'_>,
+    entry: &AuditEntry,
+    options: &ImportOptions,
+    action: &'static str,
+) -> Result<u64, PersonnelError> {
+    if options.dry_run {
+        drop(tx);
+        return Ok(0);
+    }
+    tx.commit(entry).map_err(store(action))
 }
 
 /// Wraps a store error with what was being done.

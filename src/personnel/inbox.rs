@@ -8,7 +8,10 @@
 //! first, then by name, each through [`import_roster`] or
 //! [`import_training`] on a writer connection of the inbox's own. A file
 //! that applied moves to `done/`; a file with faults moves to `rejected/`
-//! with `NAME.errors.txt` beside it, one fault a line. A name already taken
+//! with `NAME.errors.txt` beside it, one fault a line. So does a roster
+//! that would remove more people than `[agency] max_roster_removals` /
+//! `max_roster_removal_percent` allow: the inbox has no override, such a
+//! roster goes through `armory import roster FILE --allow-removals`. A name already taken
 //! there gets a number (`roster.2.csv`). When the store fails, the file
 //! stays where it is and is tried again at the next scan.
 //!
@@ -25,6 +28,7 @@ use std::time::SystemTime;
 use armory_actors::clock::Clock;
 
 use super::apply::{import_roster, import_training};
+use super::removals::{ImportOptions, RemovalLimit};
 use super::report::ImportKind;
 use super::{ImportReport, PersonnelError};
 use crate::store::Database;
@@ -40,6 +44,8 @@ const REJECTED: &str = "rejected";
 /// The inbox's state between scans.
 pub(super) struct Inbox {
     dir: PathBuf,
+    /// Imports made here: the configured removal limit, no override.
+    options: ImportOptions,
     /// What each candidate looked like at the previous scan.
     seen: HashMap<PathBuf, Signature>,
     /// Applied files that could not be moved away, with their signature.
@@ -59,8 +65,9 @@ struct Candidate {
 }
 
 impl Inbox {
-    /// The inbox at `dir`, created (owner-only) if it is missing.
-    pub(super) fn open(dir: &Path) -> Result<Inbox, PersonnelError> {
+    /// The inbox at `dir`, created (owner-only) if it is missing; its
+    /// rosters may remove at most what `removal_limit` allows.
+    pub(super) fn open(dir: &Path, removal_limit: RemovalLimit) -> Result<Inbox, PersonnelError> {
         create_private_dir(dir).map_err(|cause| PersonnelError::Inbox {
             action: "creating the inbox",
             path: dir.to_owned(),
@@ -68,6 +75,10 @@ impl Inbox {
         })?;
         Ok(Inbox {
             dir: dir.to_owned(),
+            options: ImportOptions {
+                removal_limit,
+                ..ImportOptions::default()
+            },
             seen: HashMap::new(),
             stuck: HashMap::new(),
             writer: None,
@@ -163,8 +174,10 @@ impl Inbox {
 
         let at = clock.now();
         let outcome = match candidate.kind {
-            ImportKind::Roster => import_roster(writer, &candidate.name, &bytes, at),
-            ImportKind::Training => import_training(writer, &candidate.name, &bytes, at),
+            ImportKind::Roster => import_roster(writer, &candidate.name, &bytes, at, &self.options),
+            ImportKind::Training => {
+                import_training(writer, &candidate.name, &bytes, at, &self.options)
+            }
         };
         self.seen.remove(&candidate.path);
         match outcome {
@@ -180,6 +193,22 @@ impl Inbox {
                     "inbox file rejected; nothing of it was applied"
                 );
                 self.move_to(candidate, REJECTED, Some(&errors.to_string()));
+                true
+            }
+            Err(ref error @ PersonnelError::TooManyRemovals { ref refusal, .. }) => {
+                tracing::warn!(
+                    file = %candidate.name,
+                    removed = refusal.removed.len(),
+                    in_force = refusal.in_force,
+                    allowed = refusal.allowed,
+                    "inbox roster rejected: it removes too many people; nothing was applied"
+                );
+                let text = format!(
+                    "{error}\nThe inbox never applies such a roster: run the commands \
+                     above on rejected/{}.",
+                    candidate.name
+                );
+                self.move_to(candidate, REJECTED, Some(&text));
                 true
             }
             Err(error) => {

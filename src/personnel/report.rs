@@ -12,6 +12,8 @@ use std::fmt;
 
 use armory_actors::domain::{AssetTag, Certification, EmployeeId, Person, Personnel};
 
+use super::removals::TooManyRemovals;
+
 /// Which export was imported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportKind {
@@ -38,8 +40,10 @@ pub struct ImportReport {
     pub kind: ImportKind,
     /// The file, as named in errors.
     pub file: String,
-    /// The personnel generation the import made.
+    /// The personnel generation the import made; 0 for a dry run.
     pub generation: u64,
+    /// Whether it was written; false for a dry run.
+    pub applied: bool,
     /// What changed.
     pub changes: PersonnelDiff,
     /// What was applied but needs someone's attention.
@@ -57,6 +61,10 @@ pub enum ImportWarning {
         /// What they still hold.
         asset_tags: Vec<AssetTag>,
     },
+    /// More people removed than the limit allows: applied only because
+    /// the command line said `--allow-removals`, or a dry run showing
+    /// that a real import would be refused without it.
+    ManyRemoved(TooManyRemovals),
 }
 
 impl fmt::Display for ImportWarning {
@@ -74,6 +82,15 @@ impl fmt::Display for ImportWarning {
                     tags.join(", ")
                 )
             }
+            ImportWarning::ManyRemoved(refusal) => write!(
+                f,
+                "removes {} of the {} people in force, more than the {} \
+                 allowed without --allow-removals ({})",
+                refusal.removed.len(),
+                refusal.in_force,
+                refusal.allowed,
+                refusal.limit
+            ),
         }
     }
 }
@@ -244,13 +261,22 @@ impl fmt::Display for ImportReport {
     /// Several lines, each ending in a newline, for the command line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let changes = &self.changes;
-        writeln!(
-            f,
-            "{}: {} applied; personnel generation {}",
-            self.file,
-            self.kind.as_str(),
-            self.generation
-        )?;
+        if self.applied {
+            writeln!(
+                f,
+                "{}: {} applied; personnel generation {}",
+                self.file,
+                self.kind.as_str(),
+                self.generation
+            )?;
+        } else {
+            writeln!(
+                f,
+                "{}: {} checked, nothing applied (dry run); it would change:",
+                self.file,
+                self.kind.as_str()
+            )?;
+        }
         writeln!(
             f,
             "people: {} added, {} removed, {} changed",

@@ -28,6 +28,7 @@ use armory_actors::services::PersonnelHandle;
 use jiff::Timestamp;
 
 use super::inbox::Inbox;
+use super::removals::RemovalLimit;
 use super::report::PersonnelDiff;
 use super::PersonnelError;
 use crate::config::Config;
@@ -42,6 +43,9 @@ pub struct WatchSettings {
     pub inbox: Option<PathBuf>,
     /// How often to look.
     pub period: Duration,
+    /// How many people a roster in the inbox may remove; one that removes
+    /// more is rejected (the inbox has no override).
+    pub removal_limit: RemovalLimit,
     /// The instant of audit rows and payloads.
     pub clock: Clock,
 }
@@ -53,6 +57,7 @@ impl WatchSettings {
             database: database.to_owned(),
             inbox: config.resolved_inbox_dir(),
             period: config.agency.poll_interval,
+            removal_limit: config.agency.roster_removal_limit,
             clock,
         }
     }
@@ -97,7 +102,7 @@ impl PersonnelWatch {
         bus: Bus,
     ) -> Result<PersonnelWatch, PersonnelError> {
         let inbox = match &settings.inbox {
-            Some(dir) => Some(Inbox::open(dir)?),
+            Some(dir) => Some(Inbox::open(dir, settings.removal_limit)?),
             None => None,
         };
         let (stop, stopped) = mpsc::channel();
