@@ -73,7 +73,7 @@ impl BadgeUid {
     /// Parses a card UID: hex digits, any case, surrounding spaces ignored.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
         let trimmed = text.trim();
-        let valid_length = (2..=32).contains(&trimmed.len()) && trimmed.len() % 2 == 0;
+        let valid_length = (2..=32).contains(&trimmed.len()) && trimmed.len().is_multiple_of(2);
         if !valid_length || !trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(DomainError::BadBadge {
                 text: truncate(trimmed),

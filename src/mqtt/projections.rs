@@ -34,11 +34,10 @@ impl Projections {
     /// Whether `topic` is one of the watched state topics.
     pub fn watches(topic: &str) -> bool {
         let levels: Vec<&str> = topic.split('/').collect();
-        match levels.as_slice() {
-            ["armory", "v1", "service", _] => true,
-            ["armory", "v1", _, _, "state", ..] => true,
-            _ => false,
-        }
+        matches!(
+            levels.as_slice(),
+            ["armory", "v1", "service", _] | ["armory", "v1", _, _, "state", ..]
+        )
     }
 
     /// Notes a retained payload the service is about to publish.
