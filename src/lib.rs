@@ -12,4 +12,5 @@ pub mod metrics;
 pub mod mqtt;
 pub mod personnel;
 pub mod serve;
+pub mod state_lock;
 pub mod store;

@@ -10,6 +10,11 @@
 //! owner-only, and an existing one that group or others may enter is
 //! refused, as is a key file they may read. The store file is created
 //! owner-only before SQLite opens it, so its journal files follow suit.
+//!
+//! Before anything else starts, the service locks its state folder
+//! ([`StateLock`]), so a second service on the same store fails at once;
+//! and before the actors start, it verifies the audit trail's hash chain
+//! ([`chain_check`]), serving on but raising the alarm if it is broken.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,7 +41,10 @@ use crate::broker::tls::TlsSettings;
 use crate::broker::{BrokerSettings, EmbeddedBroker};
 use crate::config::Config;
 use crate::mqtt::{Credentials, LinkSettings, MqttLink};
+use crate::state_lock::StateLock;
 use crate::store::Database;
+
+pub mod chain_check;
 
 /// Capacity of the queue from actors to the MQTT publisher; it must hold
 /// the retained state published at start-up (one message per weapon,
@@ -53,12 +61,16 @@ pub struct Service {
     database_path: PathBuf,
     fleet_secret: FleetSecret,
     personnel: PersonnelHandle,
-    metrics: metrics_exporter_prometheus::PrometheusHandle,
+    metrics: crate::metrics::Installed,
     summary: Summary,
     /// Set once [`Service::stop`] begins: events for lockers already
     /// stopped (the lockers' own goodbyes) are expected then, not faults.
     stopping: Arc<AtomicBool>,
     _personnel_watch: crate::personnel::PersonnelWatch,
+    audit_chain: chain_check::ChainCheck,
+    /// Declared last so it is dropped last: the folder stays locked until
+    /// everything above has let go of it.
+    _state_lock: StateLock,
 }
 
 /// What the service runs, for the start-up line and for callers.
@@ -77,9 +89,12 @@ pub struct Summary {
 impl Service {
     /// Starts everything; see the module documentation.
     pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Service> {
+        // Locked before the broker binds: a second service fails on the
+        // folder, not on a port or, worse, beside the first.
+        let state_lock = lock_state_dir(config)?;
         let fleet_secret = load_fleet_secret(config, &clock)?;
         let broker = EmbeddedBroker::start(&broker_settings(config, &fleet_secret, &clock)).await?;
-        Self::start_on(config, clock, broker).await
+        Self::start_locked(config, clock, broker, state_lock).await
     }
 
     /// Starts everything on a broker that is already running (started
@@ -89,6 +104,16 @@ impl Service {
         config: &Config,
         clock: Clock,
         broker: EmbeddedBroker,
+    ) -> anyhow::Result<Service> {
+        let state_lock = lock_state_dir(config)?;
+        Self::start_locked(config, clock, broker, state_lock).await
+    }
+
+    async fn start_locked(
+        config: &Config,
+        clock: Clock,
+        broker: EmbeddedBroker,
+        state_lock: StateLock,
     ) -> anyhow::Result<Service> {
         let state_dir = config.resolved_state_dir();
         let fleet_secret = load_fleet_secret(config, &clock)?;
@@ -108,6 +133,8 @@ impl Service {
             )
             .await?;
         }
+        let audit_chain = chain_check::verify(&database)
+            .with_context(|| format!("verifying the audit trail in {}", database_path.display()))?;
         let configuration_change =
             database.note_configuration(config.fingerprint(), clock.now())?;
         let armory = database.load_armory()?;
@@ -181,6 +208,9 @@ impl Service {
         let online = service_state("online", &summary);
         link.publish_now(&Topic::ServiceState.name(), online, true)
             .await;
+        if let chain_check::ChainCheck::Broken { seq, detail } = &audit_chain {
+            chain_check::report_broken(&store, &link, &clock, *seq, detail).await;
+        }
 
         tracing::info!(
             sites = summary.sites,
@@ -205,6 +235,8 @@ impl Service {
             summary,
             stopping,
             _personnel_watch: personnel_watch,
+            audit_chain,
+            _state_lock: state_lock,
         })
     }
 
@@ -248,9 +280,20 @@ impl Service {
         &self.store
     }
 
+    /// What the start-up check of the audit trail's hash chain found.
+    pub fn audit_chain(&self) -> &chain_check::ChainCheck {
+        &self.audit_chain
+    }
+
     /// The metrics as Prometheus text.
     pub fn render_metrics(&self) -> String {
-        self.metrics.render()
+        self.metrics.handle.render()
+    }
+
+    /// Where `/metrics` is served (port 0 resolved), if it is; in a
+    /// process running several services, the first one's endpoint.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.address
     }
 
     /// Resolves if the embedded broker stops.
@@ -416,6 +459,14 @@ pub fn load_fleet_secret(config: &Config, clock: &Clock) -> anyhow::Result<Fleet
     Ok(current.with_retired(&retired.secret, until))
 }
 
+/// Makes sure the state folder exists and is private, then locks it for
+/// this service's life.
+fn lock_state_dir(config: &Config) -> anyhow::Result<StateLock> {
+    let state_dir = config.resolved_state_dir();
+    create_private_dir(&state_dir)?;
+    Ok(StateLock::acquire(&state_dir)?)
+}
+
 /// The broker's settings: listeners, and logins for the lockers and the
 /// service of `fleet_secret` and for the configured users.
 pub fn broker_settings(
@@ -451,22 +502,8 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .create(dir)
         .with_context(|| format!("creating the state folder {}", dir.display()))?;
 
-    // An existing folder keeps its mode; one others may enter is refused
-    // rather than changed behind the operator's back.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let metadata = std::fs::metadata(dir)
-            .with_context(|| format!("reading the state folder {}", dir.display()))?;
-        let mode = metadata.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            anyhow::bail!(
-                "the state folder {} is open to others (mode {mode:o}); run: chmod 700 {}",
-                dir.display(),
-                dir.display()
-            );
-        }
-    }
+    // An existing folder keeps its mode; one others may enter is refused.
+    crate::keyfile::check_state_dir(dir)?;
     Ok(())
 }
 
