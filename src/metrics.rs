@@ -1,6 +1,12 @@
 //! Prometheus metrics: the recorder, the `/metrics` listener, and the
 //! description of every metric the service emits.
 //!
+//! A listen address with port 0 is resolved to a free port before the
+//! exporter binds it (its builder takes an address, not a bound socket), so
+//! the log and [`Installed::address`] name the real port. Another program
+//! could take that port in the instant between; the exporter's bind then
+//! fails with [`MetricsError::Listen`] rather than serving elsewhere.
+//!
 //! Labels are bounded by construction: decision, reason code, weapon
 //! class, event kind, rejection reason, parent kind, device kind and
 //! liveness state. No badge, person,
@@ -25,23 +31,33 @@ pub enum MetricsError {
     },
 }
 
-/// The handle of the recorder this process installed, if any. A mutex
-/// rather than a once-cell: two services starting at once (tests) must not
-/// both build a recorder and keep the handle of the one that lost.
-static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+/// The recorder this process installed, and where it serves.
+#[derive(Clone, Debug)]
+pub struct Installed {
+    /// Renders the metrics as Prometheus text.
+    pub handle: PrometheusHandle,
+    /// The address `/metrics` is served on, port 0 resolved; `None` when
+    /// no endpoint was asked for.
+    pub address: Option<SocketAddr>,
+}
+
+/// The recorder this process installed, if any. A mutex rather than a
+/// once-cell: two services starting at once (tests) must not both build a
+/// recorder and keep the handle of the one that lost.
+static HANDLE: Mutex<Option<Installed>> = Mutex::new(None);
 
 /// Installs the process-wide recorder, serving `/metrics` on `listen`.
 ///
 /// The recorder is global to the process: a second call (a second service
-/// in one test process) returns the first handle and serves nothing new.
-pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, MetricsError> {
+/// in one test process) returns the first one and serves nothing new.
+pub fn install(listen: Option<SocketAddr>) -> Result<Installed, MetricsError> {
     // Nothing below panics while the lock is held, and the slot is only
     // ever filled, so a poisoned lock still holds a good value.
     let mut installed = HANDLE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(handle) = installed.as_ref() {
-        return Ok(handle.clone());
+    if let Some(first) = installed.as_ref() {
+        return Ok(first.clone());
     }
 
     let buckets = [
@@ -51,8 +67,9 @@ pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, MetricsEr
     builder = builder
         .set_buckets(&buckets)
         .expect("the bucket list is a constant and not empty");
-    let handle = match listen {
-        Some(address) => {
+    let (handle, served) = match listen {
+        Some(asked) => {
+            let address = resolve_port(asked)?;
             let (recorder, exporter) =
                 builder
                     .with_http_listener(address)
@@ -66,18 +83,35 @@ pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, MetricsEr
                 tokio::spawn(exporter);
                 tracing::info!(%address, "metrics served at /metrics");
             }
-            handle
+            (handle, Some(address))
         }
         None => {
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
             let _ = metrics::set_global_recorder(recorder);
-            handle
+            (handle, None)
         }
     };
     describe();
-    *installed = Some(handle.clone());
-    Ok(handle)
+    let done = Installed {
+        handle,
+        address: served,
+    };
+    *installed = Some(done.clone());
+    Ok(done)
+}
+
+/// `address` itself, or with port 0 replaced by a port free right now.
+fn resolve_port(address: SocketAddr) -> Result<SocketAddr, MetricsError> {
+    if address.port() != 0 {
+        return Ok(address);
+    }
+    let failed = |error: std::io::Error| MetricsError::Listen {
+        address,
+        detail: error.to_string(),
+    };
+    let probe = std::net::TcpListener::bind(address).map_err(failed)?;
+    probe.local_addr().map_err(failed)
 }
 
 fn describe() {
@@ -169,6 +203,11 @@ fn describe() {
     describe_counter!(
         "armory_mqtt_connection_errors_total",
         "MQTT connection errors of the service's client."
+    );
+    describe_gauge!(
+        "armory_audit_chain_intact",
+        "1 if the audit trail's hash chain verified at the last start, 0 if it is broken \
+         (altered); the service serves on and raises the alert audit_chain_broken."
     );
     describe_counter!(
         "armory_alerts_total",
