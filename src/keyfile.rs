@@ -8,6 +8,10 @@
 //! events for a grace period counted from that instant. Each file is
 //! written whole under a temporary name and renamed into place, so a crash
 //! leaves either the old file or the new one.
+//!
+//! The state folder that holds them must be private too
+//! ([`check_state_dir`]): the service and the `keys` commands refuse one
+//! that group or others may enter, whatever the files' own modes.
 
 use std::fs;
 use std::io::Write;
@@ -43,6 +47,14 @@ pub enum KeyFileError {
     #[error("key file {path} is readable by others (mode {mode:o}); run: chmod 600 {path}")]
     TooOpen {
         /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Group or others may enter the state folder.
+    #[error("the state folder {path} is open to others (mode {mode:o}); run: chmod 700 {path}")]
+    FolderTooOpen {
+        /// The folder.
         path: String,
         /// Its permission bits.
         mode: u32,
@@ -151,6 +163,28 @@ pub fn rotate(
     Ok(new)
 }
 
+/// Refuses a state folder that group or others may enter. An existing
+/// folder keeps its mode: it is refused rather than changed behind the
+/// operator's back. Outside Unix there are no mode bits to check.
+pub fn check_state_dir(dir: &Path) -> Result<(), KeyFileError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let shown = dir.display().to_string();
+        let metadata = fs::metadata(dir).map_err(|source| KeyFileError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::FolderTooOpen { path: shown, mode });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 /// Reads a key file, refusing one that group or others may read.
 fn read_private(path: &Path) -> Result<String, KeyFileError> {
     let shown = path.display().to_string();
@@ -225,6 +259,22 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
         let error = load_or_create(&path).expect_err("too open");
         assert!(matches!(error, KeyFileError::TooOpen { mode: 0o644, .. }));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_state_folder_others_can_enter_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        check_state_dir(dir.path()).expect("private");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        let error = check_state_dir(dir.path()).expect_err("too open");
+        assert!(matches!(
+            error,
+            KeyFileError::FolderTooOpen { mode: 0o755, .. }
+        ));
+        assert!(error.to_string().contains("chmod 700"), "{error}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //!   output, and refuses an id that is not one;
 //! - `armory keys rotate` keeps the old secret as retired and refuses a
 //!   second rotation during the grace period;
+//! - both refuse a state folder that others may enter, as `serve` does;
 //! - `armory broker hash-password` prints a user entry whose hash checks;
 //! - after a rotation, lockers still on the old key log in and their
 //!   events are decided, but they ignore the service's commands (sealed
@@ -157,6 +158,37 @@ fn the_key_commands_print_rotate_and_hash() {
     let parsed = armory::config::Config::from_str_at(&text, Path::new("/etc/armory.toml"))
         .expect("the printed entry is valid configuration");
     assert_eq!(parsed.broker.users[0].name, "wall-screen");
+}
+
+/// `serve` refuses a state folder others may enter; so do the key
+/// commands, before they print or write a key.
+#[cfg(unix)]
+#[test]
+fn the_key_commands_refuse_a_state_folder_others_can_enter() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path());
+    let state = dir.path().join("state");
+    private(&state);
+    keyfile::load_or_create(&state.join(keyfile::FLEET_KEY)).expect("made");
+    let open = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(&state, open).expect("chmod");
+
+    for command in [&["keys", "locker", "SLM-L1"][..], &["keys", "rotate"][..]] {
+        let refused = armory(command, &config, "");
+        assert!(!refused.status.success(), "{command:?}: {refused:?}");
+        assert!(refused.stdout.is_empty(), "{command:?} printed a key");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        let folder = state.display().to_string();
+        assert!(
+            stderr.contains("open to others") && stderr.contains(&folder),
+            "{command:?}: {stderr}"
+        );
+    }
+    assert!(
+        !state.join(keyfile::RETIRED_FLEET_KEY).exists(),
+        "nothing rotated"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,6 +63,9 @@ fn locker_key(locker: &str, config: &Path) -> anyhow::Result<()> {
     }
     let config = Config::load(config)?;
     let state_dir = config.resolved_state_dir();
+
+    // The same rule as `serve`: no key leaves a folder others may enter.
+    keyfile::check_state_dir(&state_dir)?;
     let key_path = state_dir.join(keyfile::FLEET_KEY);
     let secret = keyfile::load(&key_path)?;
 
@@ -91,6 +94,7 @@ fn rotate(config: &Path, force: bool) -> anyhow::Result<()> {
     let state_dir = config.resolved_state_dir();
     let grace = jiff::SignedDuration::try_from(config.security.retired_key_grace)
         .context("the grace period is out of range")?;
+    keyfile::check_state_dir(&state_dir)?;
     let now = Timestamp::now();
     keyfile::rotate(&state_dir, now, grace, force)?;
     let until = armory_actors::protocol::seal::later_by(now, grace);
