@@ -133,8 +133,9 @@ pub struct AgencyConfig {
     pub poll_interval: Duration,
     /// Optional in the file as `max_roster_removals` and
     /// `max_roster_removal_percent`, default 25 people or 10%, whichever
-    /// is larger: how many people one roster import may remove without
-    /// `armory import roster --allow-removals`.
+    /// is larger: how many people one roster import may remove, and one
+    /// training import may take a valid certification from, without
+    /// `armory import roster|training --allow-removals`.
     pub roster_removal_limit: crate::personnel::RemovalLimit,
 }
 

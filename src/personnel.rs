@@ -7,9 +7,10 @@
 //! column), and only then apply it, in one transaction together with an
 //! audit row and a new personnel generation; a file with any fault changes
 //! nothing. A roster that would remove more people than the configured
-//! share is refused whole too, unless the command line says
-//! `--allow-removals` (see [`removals`]); a dry run checks and reports
-//! without writing. [`enrol_pin`] does the same for one PIN. They run
+//! share, or a training export that would take a valid certification from
+//! more people than that, is refused whole too, unless the command line
+//! says `--allow-removals` (see [`removals`]); a dry run checks and
+//! reports without writing. [`enrol_pin`] does the same for one PIN. They run
 //! from the command line (`armory import`, `armory pin set`) beside a
 //! running service, or inside the service for files dropped in its inbox.
 //!
@@ -70,7 +71,8 @@ pub enum PersonnelError {
         /// Every fault found.
         errors: ImportErrors,
     },
-    /// A roster that would remove more people than the limit allows,
+    /// A roster that would remove more people than the limit allows, or a
+    /// training export that would take a valid certification from more,
     /// without `--allow-removals`.
     #[error("{file} was not applied: {refusal}")]
     TooManyRemovals {

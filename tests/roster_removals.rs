@@ -3,8 +3,10 @@
 //! `max_roster_removal_percent` allow is refused whole from the command
 //! line (and only `--allow-removals` applies it), rejected by the watched
 //! inbox, and `--dry-run` shows what a roster would change without
-//! applying it. A refusal writes nothing: no people, no generation, no
-//! audit row.
+//! applying it. A short training export is held to the same limit,
+//! counting the people it would take a valid certification from. A
+//! refusal writes nothing: no people, no certifications, no generation,
+//! no audit row.
 
 #[path = "support/harness.rs"]
 mod harness;
@@ -57,6 +59,23 @@ fn short_roster(people: usize) -> String {
         .take(1 + people)
         .map(|line| format!("{line}\n"))
         .collect()
+}
+
+/// The demo training export's header and its first `rows` rows, every
+/// certification expiring in 2099 so that it is valid whatever the day.
+fn lasting_training(rows: usize) -> String {
+    let training = std::fs::read_to_string(demo_data_dir().join("training.csv")).expect("reads");
+    let mut lines = training.lines();
+    let header = lines.next().expect("a header");
+    assert!(header.ends_with("expires_at,instructor_id"), "{header}");
+    let mut text = format!("{header}\n");
+    for line in lines.take(rows) {
+        let mut fields: Vec<&str> = line.split(',').collect();
+        fields[4] = "2099-12-31T23:59:59Z";
+        text.push_str(&fields.join(","));
+        text.push('\n');
+    }
+    text
 }
 
 /// Runs `armory ARGS...` as the binary would, in this process.
@@ -135,6 +154,72 @@ async fn a_short_roster_is_refused_unless_removals_are_allowed() {
 }
 
 #[tokio::test]
+async fn a_short_training_export_is_refused_unless_removals_are_allowed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (config, db) = seeded(dir.path(), "");
+    let import = |file: &Path, extra: &str| {
+        let mut args = vec!["import", "training", path(file), "--config", path(&config)];
+        args.extend(extra.split_whitespace());
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        armory_cli(&args).await
+    };
+
+    // The demo export again takes nothing away; nor do renewals.
+    let demo = demo_data_dir().join("training.csv");
+    run(import(&demo, ""))
+        .await
+        .expect("the demo export again is accepted");
+    assert_eq!(db.personnel_generation().expect("generation"), 1);
+    let lasting = dir.path().join("training-lasting.csv");
+    std::fs::write(&lasting, lasting_training(usize::MAX)).expect("write");
+    run(import(&lasting, ""))
+        .await
+        .expect("renewing every certification is accepted");
+    assert_eq!(db.personnel_generation().expect("generation"), 2);
+    let before = db.load_personnel().expect("load");
+    assert_eq!(before.people.len(), 612);
+
+    // A truncated export: refused whole, with the count and the way forward.
+    let short = dir.path().join("training-partial.csv");
+    std::fs::write(&short, lasting_training(100)).expect("write");
+    let error = run(import(&short, "")).await.expect_err("refused");
+    let Some(PersonnelError::TooManyRemovals { refusal, .. }) = error.downcast_ref() else {
+        panic!("expected a refusal of the removals, got {error:#}");
+    };
+    let losing = refusal.removed.len();
+    assert_eq!((refusal.in_force, refusal.allowed), (612, 61));
+    assert!(losing > 500, "{losing} people lose a certification");
+    let text = format!("{error:#}");
+    assert!(text.starts_with(path(&short)), "{text}");
+    for needed in [
+        format!("would take a valid certification from {losing} of the 612 people"),
+        format!("and {} more", losing - 10),
+        "armory import training FILE --dry-run".to_owned(),
+        "armory import training FILE --allow-removals".to_owned(),
+    ] {
+        assert!(text.contains(&needed), "{needed:?} missing from: {text}");
+    }
+    assert_eq!(db.personnel_generation().expect("generation"), 2);
+    assert_eq!(db.load_personnel().expect("load"), before);
+    assert_eq!(import_rows(&db), 2, "a refused import is not in the trail");
+
+    // A dry run applies nothing; the explicit flag applies it.
+    run(import(&short, "--dry-run")).await.expect("a dry run");
+    assert_eq!(db.load_personnel().expect("load"), before);
+    run(import(&short, "--allow-removals"))
+        .await
+        .expect("applied with the flag");
+    assert_eq!(db.personnel_generation().expect("generation"), 3);
+    let after = db.load_personnel().expect("load");
+    let held: usize = after.certifications.values().map(Vec::len).sum();
+    assert_eq!(held, 100);
+    assert_eq!(import_rows(&db), 3);
+}
+
+#[tokio::test]
 async fn the_configured_limit_applies_and_small_changes_pass() {
     let dir = tempfile::tempdir().expect("temp dir");
     let agency = "max_roster_removals = 1\nmax_roster_removal_percent = 0";
@@ -207,9 +292,11 @@ async fn the_inbox_rejects_a_mass_removal_and_applies_nothing_of_it() {
     let service = Service::start(&config, clock).await.expect("starts");
     let observer = Observer::start(service.broker_address(), "test-observer", "armory/#").await;
 
-    // The short roster, then a training export that applies: rosters are
-    // taken first, so once the training is in force the roster was handled.
+    // The short roster and a short training export, then a training export
+    // that applies: rosters are taken first, then the oldest file, so once
+    // the full training is in force both short files were handled.
     std::fs::write(inbox.join("roster-partial.csv"), short_roster(10)).expect("write");
+    std::fs::write(inbox.join("training-partial.csv"), lasting_training(100)).expect("write");
     let training = std::fs::read(demo_data_dir().join("training.csv")).expect("reads");
     std::fs::write(inbox.join("training.csv"), training).expect("write");
     let reached = |seen: &harness::Seen| {
@@ -235,6 +322,18 @@ async fn the_inbox_rejects_a_mass_removal_and_applies_nothing_of_it() {
     assert!(errors.contains("--allow-removals"), "{errors}");
     assert!(
         errors.contains("The inbox never applies such a roster"),
+        "{errors}"
+    );
+    let errors = std::fs::read_to_string(inbox.join("rejected/training-partial.csv.errors.txt"))
+        .expect("the reason is beside the rejected training export");
+    assert!(
+        errors.starts_with(
+            "training-partial.csv was not applied: it would take a valid certification from"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("The inbox never applies such a training export"),
         "{errors}"
     );
 

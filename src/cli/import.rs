@@ -5,8 +5,9 @@
 //! with any fault, every fault is printed as `file:line: column C: message`,
 //! nothing is applied and the command fails. A roster that would remove
 //! more people than `[agency] max_roster_removals` /
-//! `max_roster_removal_percent` allow is refused the same way unless
-//! `--allow-removals` is given. `--dry-run` checks and prints what would
+//! `max_roster_removal_percent` allow, or a training export that would
+//! take a valid certification from more people than that, is refused the
+//! same way unless `--allow-removals` is given. `--dry-run` checks and prints what would
 //! change without applying anything. A running service picks an applied
 //! file up within one poll period, without a restart.
 
@@ -48,6 +49,12 @@ pub enum ImportCommand {
         /// Configuration file.
         #[arg(long, default_value = "config/armory.toml")]
         config: PathBuf,
+        /// Apply the export even if it takes a certification valid now,
+        /// with no valid one for that weapon class in the file, from more
+        /// people than `[agency] max_roster_removals` /
+        /// `max_roster_removal_percent` allow.
+        #[arg(long)]
+        allow_removals: bool,
         /// Check the file and print what would change; apply nothing.
         #[arg(long)]
         dry_run: bool,
@@ -66,8 +73,9 @@ pub fn run(command: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::Training {
             file,
             config,
+            allow_removals,
             dry_run,
-        } => (ImportKind::Training, file, config, false, dry_run),
+        } => (ImportKind::Training, file, config, allow_removals, dry_run),
     };
     let config = Config::load(&config)?;
     let options = ImportOptions {

@@ -19,7 +19,7 @@ use armory_actors::ports::{AuditAction, AuditEntry, Decision};
 use armory_actors::rules::{hash_pin, PinHashCost};
 use jiff::Timestamp;
 
-use super::removals::{self, ImportOptions};
+use super::removals::{self, ImportOptions, TooManyRemovals};
 use super::report::{ImportKind, ImportReport, ImportWarning, PersonnelDiff};
 use super::{PersonnelError, AUDIT_LOCATION};
 use crate::store::{Database, DbError, PersonnelTx};
@@ -77,18 +77,10 @@ pub fn import_roster(
         .filter(|id| !people.contains_key(*id))
         .cloned()
         .collect();
-    let too_many = removals::check(options, before.people.len(), leaving);
-    let mut warnings = Vec::new();
-    match too_many {
-        Some(refusal) if !options.allow_removals && !options.dry_run => {
-            return Err(PersonnelError::TooManyRemovals {
-                file: file.to_owned(),
-                refusal,
-            });
-        }
-        Some(refusal) => warnings.push(ImportWarning::ManyRemoved(refusal)),
-        None => {}
-    }
+    let too_many = removals::check(options, ImportKind::Roster, before.people.len(), leaving);
+    let mut warnings: Vec<_> = refuse_or_warn(file, options, too_many)?
+        .into_iter()
+        .collect();
 
     let held = tx.weapons_held().map_err(store("reading weapon holders"))?;
     tx.replace_people(&people)
@@ -121,7 +113,12 @@ pub fn import_roster(
 ///
 /// Every row's employee must be on the roster in force. Instructors are
 /// not checked: they may come from outside the agency. An export without a
-/// single certification is refused. Of `options`, only `dry_run` applies.
+/// single certification is refused. One that would take a certification
+/// valid at `at` from more people than `options.removal_limit` allows
+/// (they hold none valid for that weapon class in the file) is refused
+/// whole unless `options.allow_removals`; see [`super::removals`]. With
+/// `options.dry_run` everything is checked and reported, and nothing is
+/// written.
 pub fn import_training(
     db: &mut Database,
     file: &str,
@@ -150,7 +147,15 @@ pub fn import_training(
     }
     reject_if_any(file, faults, checks)?;
 
+    // Valid certifications lost by too many people: refused whole, or
+    // applied with a warning.
     let certifications: Vec<_> = rows.into_iter().map(|(_, cert)| cert).collect();
+    let losing = removals::losing_certifications(&before.certifications, &certifications, at);
+    let too_many = removals::check(options, ImportKind::Training, before.people.len(), losing);
+    let warnings: Vec<_> = refuse_or_warn(file, options, too_many)?
+        .into_iter()
+        .collect();
+
     tx.replace_certifications(&certifications)
         .map_err(store("replacing the certifications"))?;
     let after = tx
@@ -165,7 +170,7 @@ pub fn import_training(
         generation,
         applied: !options.dry_run,
         changes: PersonnelDiff::between(&before, &after),
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
@@ -210,6 +215,24 @@ pub fn enrol_pin(
     );
     tx.commit(&entry)
         .map_err(store("committing the PIN enrolment"))
+}
+
+/// Fails with `too_many` unless `options` allow going beyond the limit
+/// (`--allow-removals`) or only look (a dry run); then it is a warning.
+fn refuse_or_warn(
+    file: &str,
+    options: &ImportOptions,
+    too_many: Option<TooManyRemovals>,
+) -> Result<Option<ImportWarning>, PersonnelError> {
+    match too_many {
+        Some(refusal) if !options.allow_removals && !options.dry_run => {
+            Err(PersonnelError::TooManyRemovals {
+                file: file.to_owned(),
+                refusal,
+            })
+        }
+        too_many => Ok(too_many.map(ImportWarning::ManyRemoved)),
+    }
 }
 
 /// Commits the change with its audit row and returns the new generation;

@@ -10,9 +10,11 @@
 //! that applied moves to `done/`; a file with faults moves to `rejected/`
 //! with `NAME.errors.txt` beside it, one fault a line. So does a roster
 //! that would remove more people than `[agency] max_roster_removals` /
-//! `max_roster_removal_percent` allow: the inbox has no override, such a
-//! roster goes through `armory import roster FILE --allow-removals`. A name already taken
-//! there gets a number (`roster.2.csv`). When the store fails, the file
+//! `max_roster_removal_percent` allow, and a training export that would
+//! take a valid certification from more people than that: the inbox has
+//! no override, such a file goes through `armory import roster|training
+//! FILE --allow-removals`. A name already taken there gets a number
+//! (`roster.2.csv`). When the store fails, the file
 //! stays where it is and is tried again at the next scan.
 //!
 //! A file that cannot be moved away after it was applied would be applied
@@ -198,13 +200,18 @@ impl Inbox {
             Err(ref error @ PersonnelError::TooManyRemovals { ref refusal, .. }) => {
                 tracing::warn!(
                     file = %candidate.name,
+                    kind = refusal.kind.as_str(),
                     removed = refusal.removed.len(),
                     in_force = refusal.in_force,
                     allowed = refusal.allowed,
-                    "inbox roster rejected: it removes too many people; nothing was applied"
+                    "inbox file rejected: it takes too much away; nothing was applied"
                 );
+                let export = match refusal.kind {
+                    ImportKind::Roster => "roster",
+                    ImportKind::Training => "training export",
+                };
                 let text = format!(
-                    "{error}\nThe inbox never applies such a roster: run the commands \
+                    "{error}\nThe inbox never applies such a {export}: run the commands \
                      above on rejected/{}.",
                     candidate.name
                 );

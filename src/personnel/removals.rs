@@ -1,24 +1,31 @@
-//! The guard against a roster that removes too many people at once.
+//! The guard against an import that takes too much away at once.
 //!
 //! A roster import replaces the roster: whoever is not in the file leaves,
 //! and with them go their certifications and PIN hashes, which a later
 //! import of the full roster cannot bring back. A short or truncated export
 //! would therefore lock most of the agency out until everyone re-enrols.
-//! An import that would remove more than [`RemovalLimit::allowed`] people
-//! is refused whole unless [`ImportOptions::allow_removals`] is set, which
-//! only `armory import roster --allow-removals` does; the watched inbox
-//! never sets it.
+//! A training import replaces the certifications in force, so a short
+//! training export would strip most officers of the certifications they
+//! draw weapons with. A roster that would remove more than
+//! [`RemovalLimit::allowed`] people, or a training export that would take
+//! a certification valid now from more people than that (see
+//! [`losing_certifications`]), is refused whole unless
+//! [`ImportOptions::allow_removals`] is set, which only `armory import
+//! roster|training --allow-removals` does; the watched inbox never sets it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use armory_actors::domain::EmployeeId;
+use armory_actors::domain::{Certification, EmployeeId};
+use jiff::Timestamp;
 
+use super::report::ImportKind;
 use crate::config::Config;
 
-/// How many people a roster import may remove without an explicit
-/// override: the larger of a number of people and a share of the people
-/// in force (`[agency] max_roster_removals` and
-/// `max_roster_removal_percent`).
+/// How many people a roster import may remove, and a training import may
+/// take a valid certification from, without an explicit override: the
+/// larger of a number of people and a share of the people in force
+/// (`[agency] max_roster_removals` and `max_roster_removal_percent`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RemovalLimit {
     /// Removals always allowed, however small the roster.
@@ -35,7 +42,8 @@ impl RemovalLimit {
         percent: 10,
     };
 
-    /// How many of `in_force` people one import may remove.
+    /// How many of `in_force` people one import may remove (or take a
+    /// valid certification from).
     pub fn allowed(&self, in_force: usize) -> usize {
         let share = in_force.saturating_mul(self.percent as usize) / 100;
         share.max(self.people as usize)
@@ -61,9 +69,10 @@ impl fmt::Display for RemovalLimit {
 /// How an import is applied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ImportOptions {
-    /// The most people a roster may remove unless `allow_removals`.
+    /// The most people a roster may remove, or a training export may take
+    /// a valid certification from, unless `allow_removals`.
     pub removal_limit: RemovalLimit,
-    /// Applies a roster that removes more people than the limit.
+    /// Applies an import that goes beyond the limit.
     pub allow_removals: bool,
     /// Checks the file and reports what it would change, writing nothing.
     pub dry_run: bool,
@@ -79,12 +88,17 @@ impl ImportOptions {
     }
 }
 
-/// A roster that would remove more people than the limit allows.
+/// A roster that would remove more people than the limit allows, or a
+/// training export that would take a valid certification from more.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TooManyRemovals {
+    /// Which export: a roster removes people, a training export takes
+    /// their certifications.
+    pub kind: ImportKind,
     /// People on the roster in force.
     pub in_force: usize,
-    /// The people the file would remove, in id order.
+    /// The people the file would remove (a roster) or take a valid
+    /// certification from (a training export), in id order.
     pub removed: Vec<EmployeeId>,
     /// How many it may remove.
     pub allowed: usize,
@@ -98,10 +112,26 @@ const NAMED: usize = 10;
 impl fmt::Display for TooManyRemovals {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let removed = self.removed.len();
+        let (would, named_as, consequence, complete) = match self.kind {
+            ImportKind::Roster => (
+                "remove",
+                "it would remove",
+                "those people would lose their certifications and PINs for good",
+                "the complete roster",
+            ),
+            ImportKind::Training => (
+                "take a valid certification from",
+                "people who would lose one",
+                "those people would be denied the weapons of the classes they lose \
+                 until a training import restores the certifications",
+                "the complete training export",
+            ),
+        };
+        let command = self.kind.as_str();
         write!(
             f,
-            "it would remove {removed} of the {} people on the roster in force, \
-             more than the {} an import may remove ({}; [agency] \
+            "it would {would} {removed} of the {} people on the roster in force, \
+             more than the {} an import may {would} ({}; [agency] \
              max_roster_removals and max_roster_removal_percent)",
             self.in_force, self.allowed, self.limit
         )?;
@@ -111,29 +141,31 @@ impl fmt::Display for TooManyRemovals {
             .take(NAMED)
             .map(|id| id.as_str())
             .collect();
-        write!(f, "\nit would remove: {}", named.join(", "))?;
+        write!(f, "\n{named_as}: {}", named.join(", "))?;
         if removed > NAMED {
             write!(f, " and {} more", removed - NAMED)?;
         }
         write!(
             f,
-            "\nthose people would lose their certifications and PINs for good.\n\
-             If the file is the complete roster, see every change with \
-             `armory import roster FILE --dry-run`, then apply it with \
-             `armory import roster FILE --allow-removals`"
+            "\n{consequence}.\n\
+             If the file is {complete}, see every change with \
+             `armory import {command} FILE --dry-run`, then apply it with \
+             `armory import {command} FILE --allow-removals`"
         )
     }
 }
 
 /// `Some` refusal if `removed` of `in_force` people is more than `options`
-/// allow.
+/// allow for an import of `kind`.
 pub(super) fn check(
     options: &ImportOptions,
+    kind: ImportKind,
     in_force: usize,
     removed: Vec<EmployeeId>,
 ) -> Option<TooManyRemovals> {
     let allowed = options.removal_limit.allowed(in_force);
     (removed.len() > allowed).then_some(TooManyRemovals {
+        kind,
         in_force,
         removed,
         allowed,
@@ -141,8 +173,39 @@ pub(super) fn check(
     })
 }
 
+/// The people, in id order, who hold a certification in `old` that is
+/// valid at `at` for some weapon class and would hold none valid at `at`
+/// for that class among `new`: a training import of `new` would take that
+/// class from them. Certifications already expired do not count, nor
+/// does a renewal or another course for the same class.
+pub(super) fn losing_certifications(
+    old: &BTreeMap<EmployeeId, Vec<Certification>>,
+    new: &[Certification],
+    at: Timestamp,
+) -> Vec<EmployeeId> {
+    // `expires_at` is the last valid instant, as in the access rules.
+    let valid = |certification: &&Certification| at <= certification.expires_at;
+    let kept: BTreeSet<_> = new
+        .iter()
+        .filter(valid)
+        .map(|certification| (&certification.employee_id, certification.class))
+        .collect();
+
+    old.iter()
+        .filter(|(employee_id, certifications)| {
+            certifications
+                .iter()
+                .filter(valid)
+                .any(|certification| !kept.contains(&(*employee_id, certification.class)))
+        })
+        .map(|(employee_id, _)| employee_id.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use armory_actors::domain::WeaponClass;
+
     use super::*;
 
     #[test]
@@ -163,12 +226,71 @@ mod tests {
     fn a_removal_at_the_limit_passes_and_one_more_is_refused() {
         let options = ImportOptions::default();
         let ids = |n: usize| (0..n).map(|i| EmployeeId(format!("E{i:05}"))).collect();
-        assert_eq!(check(&options, 612, ids(61)), None);
-        let refused = check(&options, 612, ids(62)).expect("over the limit");
+        let roster = ImportKind::Roster;
+        assert_eq!(check(&options, roster, 612, ids(61)), None);
+        let refused = check(&options, roster, 612, ids(62)).expect("over the limit");
         assert_eq!((refused.allowed, refused.removed.len()), (61, 62));
         let text = refused.to_string();
         assert!(text.contains("remove 62 of the 612 people"), "{text}");
         assert!(text.contains("E00009 and 52 more"), "{text}");
         assert!(text.contains("--allow-removals"), "{text}");
+    }
+
+    #[test]
+    fn a_training_refusal_counts_people_who_lose_a_valid_certification() {
+        let ids = |n: usize| (0..n).map(|i| EmployeeId(format!("E{i:05}"))).collect();
+        let refused = check(
+            &ImportOptions::default(),
+            ImportKind::Training,
+            612,
+            ids(70),
+        )
+        .expect("over the limit");
+        let text = refused.to_string();
+        assert!(
+            text.contains("take a valid certification from 70 of the 612"),
+            "{text}"
+        );
+        assert!(
+            text.contains("armory import training FILE --allow-removals"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn only_a_valid_certification_without_a_valid_replacement_is_lost() {
+        let at: Timestamp = "2026-12-03T14:00:00Z".parse().expect("an instant");
+        let cert = |id: &str, class: WeaponClass, expires_at: &str| Certification {
+            employee_id: EmployeeId::from(id),
+            course_code: "QUAL".to_owned(),
+            class,
+            completed_on: jiff::civil::date(2026, 1, 1),
+            expires_at: expires_at.parse().expect("an instant"),
+            instructor: EmployeeId::from("E00000"),
+        };
+        let (cew, rifle) = (WeaponClass::Cew, WeaponClass::PatrolRifle);
+        let valid = "2027-01-01T00:00:00Z";
+        let expired = "2026-01-01T00:00:00Z";
+        let mut old = BTreeMap::new();
+        for (id, class, expires_at) in [
+            ("E1", cew, valid),   // kept as it is
+            ("E2", cew, valid),   // replaced by an expired one: lost
+            ("E3", cew, expired), // already expired: nothing to lose
+            ("E4", rifle, valid), // dropped from the file: lost
+            ("E5", cew, valid),   // renewed: kept
+            ("E5", rifle, valid), // only the other class: lost
+        ] {
+            let entry: &mut Vec<_> = old.entry(EmployeeId::from(id)).or_default();
+            entry.push(cert(id, class, expires_at));
+        }
+        let new = [
+            cert("E1", cew, valid),
+            cert("E2", cew, expired),
+            cert("E5", cew, "2028-01-01T00:00:00Z"),
+            cert("E5", cew, valid),
+        ];
+        let lost: Vec<_> = losing_certifications(&old, &new, at);
+        let lost: Vec<&str> = lost.iter().map(EmployeeId::as_str).collect();
+        assert_eq!(lost, ["E2", "E4", "E5"]);
     }
 }

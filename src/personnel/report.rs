@@ -61,9 +61,10 @@ pub enum ImportWarning {
         /// What they still hold.
         asset_tags: Vec<AssetTag>,
     },
-    /// More people removed than the limit allows: applied only because
-    /// the command line said `--allow-removals`, or a dry run showing
-    /// that a real import would be refused without it.
+    /// More people removed (a roster), or stripped of a valid
+    /// certification (a training export), than the limit allows: applied
+    /// only because the command line said `--allow-removals`, or a dry run
+    /// showing that a real import would be refused without it.
     ManyRemoved(TooManyRemovals),
 }
 
@@ -84,8 +85,12 @@ impl fmt::Display for ImportWarning {
             }
             ImportWarning::ManyRemoved(refusal) => write!(
                 f,
-                "removes {} of the {} people in force, more than the {} \
+                "{} {} of the {} people in force, more than the {} \
                  allowed without --allow-removals ({})",
+                match refusal.kind {
+                    ImportKind::Roster => "removes",
+                    ImportKind::Training => "takes a valid certification from",
+                },
                 refusal.removed.len(),
                 refusal.in_force,
                 refusal.allowed,

@@ -43,8 +43,9 @@ pub struct WatchSettings {
     pub inbox: Option<PathBuf>,
     /// How often to look.
     pub period: Duration,
-    /// How many people a roster in the inbox may remove; one that removes
-    /// more is rejected (the inbox has no override).
+    /// How many people a roster in the inbox may remove, or a training
+    /// export take a valid certification from; one that goes beyond is
+    /// rejected (the inbox has no override).
     pub removal_limit: RemovalLimit,
     /// The instant of audit rows and payloads.
     pub clock: Clock,
