@@ -11,16 +11,6 @@ use harness::TestArmory;
 use jiff::SignedDuration;
 use uuid::Uuid;
 
-/// The value of one labelled counter in the Prometheus text.
-fn counter(metrics: &str, name: &str, label: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|line| line.starts_with(name) && line.contains(label))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|value| value as u64)
-        .sum()
-}
-
 fn sealed(armory: &TestArmory, topic: &str, locker: &LockerId, body: DeviceEvent) -> Vec<u8> {
     let key = armory.service.fleet_secret().locker_key(locker);
     let header = Header {
@@ -146,7 +136,7 @@ async fn garbage_is_refused_counted_and_harmless() {
     assert_eq!(armory.unlock_commands().len(), 1);
 
     let metrics = armory.service.render_metrics();
-    let rejected = counter(&metrics, "armory_device_events_rejected_total", "reason=");
+    let rejected = harness::counter(&metrics, "armory_device_events_rejected_total", "reason=");
     assert!(
         rejected >= sent,
         "only {rejected} of {sent} counted:\n{metrics}"
@@ -163,7 +153,7 @@ async fn garbage_is_refused_counted_and_harmless() {
     ] {
         let label = format!("reason=\"{reason}\"");
         assert!(
-            counter(&metrics, "armory_device_events_rejected_total", &label) >= 1,
+            harness::counter(&metrics, "armory_device_events_rejected_total", &label) >= 1,
             "{reason} not counted:\n{metrics}"
         );
     }

@@ -117,14 +117,14 @@ async fn a_redelivered_scan_counts_once() {
         fingerprint_match: Some(true),
         request: sign_out(class),
     };
-    let duplicates_before = duplicates(&armory);
+    let duplicates_before = armory.duplicate_events();
     let (_, bytes) = armory.send_event("SLM-L2", &topic, body).await;
     armory.observer.publish(&topic.name(), bytes, false).await;
 
     // The second copy is recognised and counted as a duplicate: only then
     // is it certain that it has been handled (and changed nothing).
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while duplicates(&armory) <= duplicates_before {
+    while armory.duplicate_events() <= duplicates_before {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the redelivered scan was never recognised as a duplicate"
@@ -154,18 +154,6 @@ async fn a_redelivered_scan_counts_once() {
         .matching(|s| s.topic.ends_with("SLM-L2/command/reader/R2"));
     assert_eq!(outcomes.len(), 1, "the reader was answered once");
     armory.stop().await;
-}
-
-/// Device events the service recognised as a second copy of one it had.
-fn duplicates(armory: &TestArmory) -> u64 {
-    armory
-        .service
-        .render_metrics()
-        .lines()
-        .filter(|line| line.starts_with("armory_device_events_duplicate_total"))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|value| value as u64)
-        .sum()
 }
 
 fn sign_out(class: WeaponClass) -> AccessRequest {

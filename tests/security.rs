@@ -59,17 +59,6 @@ fn refused(stats: &SimStats, code: &str) -> u64 {
     stats.commands_refused.get(code).copied().unwrap_or(0)
 }
 
-/// The value of one counter in the Prometheus text, summed over the lines
-/// whose labels contain `label`.
-fn counter(metrics: &str, name: &str, label: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|line| line.starts_with(name) && line.contains(label))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|value| value as u64)
-        .sum()
-}
-
 /// An unlock for compartment 1 of SLM-L1 under `key_of`'s key.
 fn unlock_under(key_of: &FleetSecret, armory: &TestArmory, counter: u64) -> Vec<u8> {
     let key = key_of.locker_key(&LockerId::from("SLM-L1"));
@@ -155,7 +144,7 @@ async fn a_client_without_credentials_is_refused() {
     // Every refused login but the anonymous one is counted: rumqttd turns
     // a CONNECT without credentials away before asking the service.
     let metrics = armory.service.render_metrics();
-    let refusals = counter(
+    let refusals = harness::counter(
         &metrics,
         "armory_broker_logins_total",
         "outcome=\"refused\"",
@@ -306,7 +295,7 @@ async fn a_forged_scan_from_another_client_creates_no_sign_out_and_is_counted() 
     let locker = LockerId::from("SLM-L1");
     let (officer, class, pin) = armory.officer_for("SLM-L1", &[]);
     let topic = "armory/v1/SLM/SLM-L1/event/reader/R1";
-    let rejected_before = counter(
+    let rejected_before = harness::counter(
         &armory.service.render_metrics(),
         "armory_device_events_rejected_total",
         "reason=\"bad_tag\"",
@@ -336,7 +325,7 @@ async fn a_forged_scan_from_another_client_creates_no_sign_out_and_is_counted() 
 
     eventually("the forged scan to be counted", async || {
         let metrics = armory.service.render_metrics();
-        counter(
+        harness::counter(
             &metrics,
             "armory_device_events_rejected_total",
             "reason=\"bad_tag\"",

@@ -19,25 +19,6 @@ use armory_actors::protocol::AccessRequest;
 use harness::{TestArmory, DATA_NOW};
 use jiff::Timestamp;
 
-/// The sum of a counter's samples whose labels contain `label`.
-fn counter(metrics: &str, name: &str, label: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|line| line.starts_with(name) && line.contains(label))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|value| value as u64)
-        .sum()
-}
-
-/// Device events the service recognised as a second copy of one it had.
-fn duplicates(armory: &TestArmory) -> u64 {
-    counter(
-        &armory.service.render_metrics(),
-        "armory_device_events_duplicate_total",
-        "",
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_weapon_due_by_use_is_alerted_once_despite_redelivery() {
     // The least-used pepperball launcher of SLM-L1 becomes due at its next
@@ -114,7 +95,7 @@ async fn a_weapon_due_by_use_is_alerted_once_despite_redelivery() {
         })
         .collect();
     assert_eq!(kinds, ["scan", "door_opened", "door_closed"]);
-    let duplicates_before = duplicates(&armory);
+    let duplicates_before = armory.duplicate_events();
     for event in &sent {
         armory
             .observer
@@ -125,7 +106,7 @@ async fn a_weapon_due_by_use_is_alerted_once_despite_redelivery() {
     // Only once all three are counted as duplicates is it certain that
     // they were handled (and changed nothing).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while duplicates(&armory) < duplicates_before + 3 {
+    while armory.duplicate_events() < duplicates_before + 3 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the redelivered events were never recognised as duplicates"
@@ -150,7 +131,7 @@ async fn a_weapon_due_by_use_is_alerted_once_despite_redelivery() {
     // Once in the metrics.
     let metrics = armory.service.render_metrics();
     assert_eq!(
-        counter(&metrics, "armory_alerts_total", "kind=\"service_due\""),
+        harness::counter(&metrics, "armory_alerts_total", "kind=\"service_due\""),
         1,
         "{metrics}"
     );

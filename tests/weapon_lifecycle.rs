@@ -26,15 +26,6 @@ fn reader_topic() -> Topic {
     }
 }
 
-fn counter(metrics: &str, name: &str, label: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|line| line.starts_with(name) && line.contains(label))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|value| value as u64)
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reported_weapon_is_quarantined_serviced_and_issued_again() {
     // Probe the data for the class first, to set its due threshold: the
@@ -296,7 +287,7 @@ async fn a_reported_weapon_is_quarantined_serviced_and_issued_again() {
     assert_eq!(about("weapon_quarantined"), 1);
     let metrics = armory.service.render_metrics();
     assert_eq!(
-        counter(
+        harness::counter(
             &metrics,
             "armory_alerts_total",
             "kind=\"weapon_quarantined\""
@@ -305,7 +296,7 @@ async fn a_reported_weapon_is_quarantined_serviced_and_issued_again() {
     );
     let due_alerts = armory.alerts("service_due").len() as u64;
     assert_eq!(
-        counter(&metrics, "armory_alerts_total", "kind=\"service_due\""),
+        harness::counter(&metrics, "armory_alerts_total", "kind=\"service_due\""),
         due_alerts
     );
     let rows = armory.all_audit();

@@ -475,6 +475,16 @@ impl TestArmory {
             .map(|n| n as CompartmentNo)
     }
 
+    /// Device events the service recognised as a second copy of one it
+    /// had (a QoS 1 redelivery), since the process started.
+    pub fn duplicate_events(&self) -> u64 {
+        counter(
+            &self.service.render_metrics(),
+            "armory_device_events_duplicate_total",
+            "",
+        )
+    }
+
     /// Granted audit rows, each of which must have sent one unlock.
     pub fn granted_rows(&self) -> usize {
         self.all_audit()
@@ -545,4 +555,15 @@ pub fn service_unlocks(
         }
     }
     ids
+}
+
+/// The sum of one counter's series in Prometheus text, over the lines
+/// whose labels contain `label` (`""` for all of them).
+pub fn counter(metrics: &str, name: &str, label: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(name) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|value| value as u64)
+        .sum()
 }
