@@ -19,21 +19,23 @@ use uuid::Uuid;
 
 use super::{parse_utc, DbError, SqlContext};
 
+/// The rows that are open grants: a granted sign-out or return whose
+/// transaction has no closing row (`audit g`, to be narrowed further).
+const OPEN_GRANTS: &str = "FROM audit g
+     WHERE g.decision = 'granted'
+       AND g.action IN ('sign_out_request', 'return_request')
+       AND g.transaction_id IS NOT NULL
+       AND NOT EXISTS (
+           SELECT 1 FROM audit c
+           WHERE c.transaction_id = g.transaction_id
+             AND c.action IN ('signed_out', 'returned', 'unlock_expired', 'anomaly'))";
+
 /// How many granted openings, of any weapon, the trail has not closed:
 /// officers the service may still hear a door from.
 pub(super) fn open_grant_count(conn: &Connection) -> Result<u64, DbError> {
-    conn.query_row(
-        "SELECT COUNT(*) FROM audit g
-         WHERE g.decision = 'granted'
-           AND g.action IN ('sign_out_request', 'return_request')
-           AND g.transaction_id IS NOT NULL
-           AND NOT EXISTS (
-               SELECT 1 FROM audit c
-               WHERE c.transaction_id = g.transaction_id
-                 AND c.action IN ('signed_out', 'returned', 'unlock_expired', 'anomaly'))",
-        [],
-        |row| row.get(0),
-    )
+    conn.query_row(&format!("SELECT COUNT(*) {OPEN_GRANTS}"), [], |row| {
+        row.get(0)
+    })
     .context("counting open grants")
 }
 
@@ -44,16 +46,11 @@ pub(super) fn open_grant(
 ) -> Result<Option<OpenGrant>, DbError> {
     let row: Option<(String, String, Option<String>, String)> = conn
         .query_row(
-            "SELECT g.transaction_id, g.action, g.employee_id, g.at_utc
-             FROM audit g
-             WHERE g.asset_tag = ?1 AND g.decision = 'granted'
-               AND g.action IN ('sign_out_request', 'return_request')
-               AND g.transaction_id IS NOT NULL
-               AND NOT EXISTS (
-                   SELECT 1 FROM audit c
-                   WHERE c.transaction_id = g.transaction_id
-                     AND c.action IN ('signed_out', 'returned', 'unlock_expired', 'anomaly'))
-             ORDER BY g.seq DESC LIMIT 1",
+            &format!(
+                "SELECT g.transaction_id, g.action, g.employee_id, g.at_utc
+                 {OPEN_GRANTS} AND g.asset_tag = ?1
+                 ORDER BY g.seq DESC LIMIT 1"
+            ),
             [asset_tag.as_str()],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )
