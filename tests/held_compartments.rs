@@ -7,7 +7,7 @@
 #[path = "support/harness.rs"]
 mod harness;
 
-use armory_actors::domain::{LockerId, PersonStatus, ReaderId, Role, ServiceStatus};
+use armory_actors::domain::{LockerId, ReaderId, ServiceStatus};
 use armory_actors::ports::AuditAction;
 use armory_actors::protocol::{AccessRequest, DeviceEvent, Topic};
 use harness::TestArmory;
@@ -113,19 +113,7 @@ async fn a_missing_or_wrong_weapon_holds_its_compartment_until_an_armorer_comes(
     assert_eq!(anomalies, ["weapon_missing", "wrong_weapon"]);
 
     // An armorer's service opening finds the weapon and clears the hold.
-    let armorer = armory
-        .agency
-        .personnel
-        .people
-        .values()
-        .find(|p| {
-            p.role == Role::Armorer
-                && p.status == PersonStatus::Active
-                && armory.agency.pins.iter().any(|(e, _)| *e == p.employee_id)
-        })
-        .cloned()
-        .expect("the roster has an armorer");
-    let armorer_pin = armory.pin_of(&armorer);
+    let (armorer, armorer_pin) = armory.armorer();
     let opened = armory
         .sim
         .scan(

@@ -10,9 +10,7 @@
 mod harness;
 
 use armory_actors::clock::Clock;
-use armory_actors::domain::{
-    AssetTag, CompartmentNo, LockerId, PersonStatus, ReaderId, Role, ServiceStatus,
-};
+use armory_actors::domain::{AssetTag, CompartmentNo, LockerId, ReaderId, ServiceStatus};
 use armory_actors::ports::{AuditAction, Decision};
 use armory_actors::protocol::{AccessRequest, DeviceEvent, ProblemPayload, Topic};
 use harness::{TestArmory, DATA_NOW};
@@ -212,19 +210,7 @@ async fn a_reported_weapon_is_quarantined_serviced_and_issued_again() {
     armory.wait_activity("returned", 2).await;
 
     // An armorer can: opens it, services it, releases it.
-    let armorer = armory
-        .agency
-        .personnel
-        .people
-        .values()
-        .find(|p| {
-            p.role == Role::Armorer
-                && p.status == PersonStatus::Active
-                && armory.agency.pins.iter().any(|(e, _)| *e == p.employee_id)
-        })
-        .cloned()
-        .expect("the roster has an armorer");
-    let armorer_pin = armory.pin_of(&armorer);
+    let (armorer, armorer_pin) = armory.armorer();
     let opened = armory
         .sim
         .scan(

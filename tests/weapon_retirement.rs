@@ -8,7 +8,7 @@
 mod harness;
 
 use armory::store::AuditFilter;
-use armory_actors::domain::{LockerId, PersonStatus, ReaderId, Role, ServiceStatus, WeaponClass};
+use armory_actors::domain::{LockerId, ReaderId, ServiceStatus, WeaponClass};
 use armory_actors::ports::{AuditAction, Decision};
 use armory_actors::protocol::{AccessRequest, DeviceEvent, Topic};
 use harness::TestArmory;
@@ -34,19 +34,7 @@ async fn a_retired_weapon_is_audited_published_and_never_issued_again() {
     let asset = weapon.asset_tag.clone();
 
     // The armorer opens its compartment and records the retirement.
-    let armorer = armory
-        .agency
-        .personnel
-        .people
-        .values()
-        .find(|p| {
-            p.role == Role::Armorer
-                && p.status == PersonStatus::Active
-                && armory.agency.pins.iter().any(|(e, _)| *e == p.employee_id)
-        })
-        .cloned()
-        .expect("the roster has an armorer");
-    let armorer_pin = armory.pin_of(&armorer);
+    let (armorer, armorer_pin) = armory.armorer();
     let opened = armory
         .sim
         .scan(

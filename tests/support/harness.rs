@@ -456,6 +456,24 @@ impl TestArmory {
         panic!("no certified officer for {locker}");
     }
 
+    /// An active armorer of the demo agency, with their PIN.
+    pub fn armorer(&self) -> (Person, String) {
+        let armorer = self
+            .agency
+            .personnel
+            .people
+            .values()
+            .find(|p| {
+                p.role == Role::Armorer
+                    && p.status == PersonStatus::Active
+                    && self.agency.pins.iter().any(|(e, _)| *e == p.employee_id)
+            })
+            .cloned()
+            .expect("the demo roster has an active armorer with a PIN");
+        let pin = self.pin_of(&armorer);
+        (armorer, pin)
+    }
+
     pub fn pin_of(&self, person: &Person) -> String {
         self.agency
             .pins
