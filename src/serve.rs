@@ -339,22 +339,12 @@ async fn audit_configuration(
     } else {
         "configuration_loaded"
     };
-    let entry = armory_actors::ports::AuditEntry {
-        event_id: None,
-        at: clock.now(),
-        site: crate::store::SERVICE_LOCATION.into(),
-        locker: crate::store::SERVICE_LOCATION.into(),
-        reader: None,
-        action: armory_actors::ports::AuditAction::ConfigurationChange,
-        badge: None,
-        employee_id: None,
-        weapon_class: None,
-        asset_tag: None,
-        compartment: None,
-        decision: armory_actors::ports::Decision::Recorded,
-        reason: reason.to_owned(),
-        transaction: None,
-    };
+    let entry = crate::store::service_audit_entry(
+        armory_actors::ports::AuditAction::ConfigurationChange,
+        reason,
+        None,
+        clock.now(),
+    );
     store.commit(entry, None).await?;
     tracing::info!(
         reason,

@@ -21,6 +21,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use armory_actors::domain::EmployeeId;
+use armory_actors::ports::{AuditAction, AuditEntry, Decision};
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 
@@ -47,6 +49,32 @@ pub use writer::spawn_writer;
 /// rather than a locker: personnel imports, PIN enrolments, configuration
 /// changes. Their local time is UTC.
 pub const SERVICE_LOCATION: &str = "service";
+
+/// An audit row about the service itself, at [`SERVICE_LOCATION`]: no
+/// reader, badge, weapon or transaction, and nothing decided, only recorded.
+pub fn service_audit_entry(
+    action: AuditAction,
+    reason: &str,
+    employee_id: Option<&EmployeeId>,
+    at: Timestamp,
+) -> AuditEntry {
+    AuditEntry {
+        event_id: None,
+        at,
+        site: SERVICE_LOCATION.into(),
+        locker: SERVICE_LOCATION.into(),
+        reader: None,
+        action,
+        badge: None,
+        employee_id: employee_id.cloned(),
+        weapon_class: None,
+        asset_tag: None,
+        compartment: None,
+        decision: Decision::Recorded,
+        reason: reason.to_owned(),
+        transaction: None,
+    }
+}
 
 /// How long a connection waits for another one's lock before it fails.
 /// Only a second process (a CLI import next to the running service) can

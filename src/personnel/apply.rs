@@ -11,18 +11,18 @@
 
 use std::collections::BTreeMap;
 
-use armory_actors::domain::{EmployeeId, LockerId, SiteId};
+use armory_actors::domain::EmployeeId;
 use armory_actors::import::{
     roster_rows, training_rows, ImportError, ImportErrors, MAX_ERRORS_PER_FILE,
 };
-use armory_actors::ports::{AuditAction, AuditEntry, Decision};
+use armory_actors::ports::{AuditAction, AuditEntry};
 use armory_actors::rules::{hash_pin, PinHashCost};
 use jiff::Timestamp;
 
 use super::removals::{self, ImportOptions, TooManyRemovals};
 use super::report::{ImportKind, ImportReport, ImportWarning, PersonnelDiff};
-use super::{PersonnelError, AUDIT_LOCATION};
-use crate::store::{Database, DbError, PersonnelTx};
+use super::PersonnelError;
+use crate::store::{service_audit_entry, Database, DbError, PersonnelTx};
 
 /// Replaces the roster with the people of an HR export (`roster.csv`'s
 /// columns), named `file` in errors and the report; `at` is the audit
@@ -96,7 +96,7 @@ pub fn import_roster(
                 asset_tags,
             }),
     );
-    let entry = audit_entry(AuditAction::Import, "roster_imported", None, at);
+    let entry = service_audit_entry(AuditAction::Import, "roster_imported", None, at);
     let generation = finish(tx, &entry, options, "committing the roster import")?;
     Ok(ImportReport {
         kind: ImportKind::Roster,
@@ -162,7 +162,7 @@ pub fn import_training(
         .personnel()
         .map_err(store("reading the certifications"))?;
 
-    let entry = audit_entry(AuditAction::Import, "training_imported", None, at);
+    let entry = service_audit_entry(AuditAction::Import, "training_imported", None, at);
     let generation = finish(tx, &entry, options, "committing the training import")?;
     Ok(ImportReport {
         kind: ImportKind::Training,
@@ -207,7 +207,7 @@ pub fn enrol_pin(
             })
         }
     }
-    let entry = audit_entry(
+    let entry = service_audit_entry(
         AuditAction::PinEnrolled,
         "pin_enrolled",
         Some(employee_id),
@@ -302,30 +302,4 @@ fn reject_if_any(
         file: file.to_owned(),
         errors: ImportErrors(faults),
     })
-}
-
-/// The audit row of a personnel change; see the module documentation of
-/// [`crate::personnel`].
-fn audit_entry(
-    action: AuditAction,
-    reason: &str,
-    employee_id: Option<&EmployeeId>,
-    at: Timestamp,
-) -> AuditEntry {
-    AuditEntry {
-        event_id: None,
-        at,
-        site: SiteId::from(AUDIT_LOCATION),
-        locker: LockerId::from(AUDIT_LOCATION),
-        reader: None,
-        action,
-        badge: None,
-        employee_id: employee_id.cloned(),
-        weapon_class: None,
-        asset_tag: None,
-        compartment: None,
-        decision: Decision::Recorded,
-        reason: reason.to_owned(),
-        transaction: None,
-    }
 }

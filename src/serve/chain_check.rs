@@ -21,11 +21,11 @@
 use std::time::Instant;
 
 use armory_actors::clock::Clock;
-use armory_actors::ports::{AuditAction, AuditEntry, Decision, Store};
+use armory_actors::ports::{AuditAction, Store};
 use armory_actors::protocol::{AlertPayload, Severity, Topic, SCHEMA_VERSION};
 
 use crate::mqtt::MqttLink;
-use crate::store::{Database, DbError, SERVICE_LOCATION};
+use crate::store::{service_audit_entry, Database, DbError, SERVICE_LOCATION};
 
 /// The alert kind raised when the chain does not check out.
 pub const AUDIT_CHAIN_BROKEN: &str = "audit_chain_broken";
@@ -82,22 +82,8 @@ pub fn verify(database: &Database) -> Result<ChainCheck, DbError> {
 /// A store failure here is logged: the log line and gauge already stand.
 pub async fn report_broken(store: &Store, link: &MqttLink, clock: &Clock, seq: i64, detail: &str) {
     let at = clock.now();
-    let entry = AuditEntry {
-        event_id: None,
-        at,
-        site: SERVICE_LOCATION.into(),
-        locker: SERVICE_LOCATION.into(),
-        reader: None,
-        action: AuditAction::Anomaly,
-        badge: None,
-        employee_id: None,
-        weapon_class: None,
-        asset_tag: None,
-        compartment: None,
-        decision: Decision::Recorded,
-        reason: format!("{AUDIT_CHAIN_BROKEN}: row {seq}: {detail}"),
-        transaction: None,
-    };
+    let reason = format!("{AUDIT_CHAIN_BROKEN}: row {seq}: {detail}");
+    let entry = service_audit_entry(AuditAction::Anomaly, &reason, None, at);
     if let Err(error) = store.commit(entry, None).await {
         tracing::error!(row = seq, %error, "broken audit chain not recorded in the trail");
     }
