@@ -167,22 +167,15 @@ pub fn rotate(
 /// folder keeps its mode: it is refused rather than changed behind the
 /// operator's back. Outside Unix there are no mode bits to check.
 pub fn check_state_dir(dir: &Path) -> Result<(), KeyFileError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let shown = dir.display().to_string();
-        let metadata = fs::metadata(dir).map_err(|source| KeyFileError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        let mode = metadata.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyFileError::FolderTooOpen { path: shown, mode });
-        }
+    let shown = dir.display().to_string();
+    let open = open_to_others(dir).map_err(|source| KeyFileError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    match open {
+        Some(mode) => Err(KeyFileError::FolderTooOpen { path: shown, mode }),
+        None => Ok(()),
     }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 /// Reads a key file, refusing one that group or others may read.
@@ -192,15 +185,24 @@ fn read_private(path: &Path) -> Result<String, KeyFileError> {
         path: shown.clone(),
         source,
     };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyFileError::TooOpen { path: shown, mode });
-        }
+    if let Some(mode) = open_to_others(path).map_err(io)? {
+        return Err(KeyFileError::TooOpen { path: shown, mode });
     }
     fs::read_to_string(path).map_err(io)
+}
+
+/// The permission bits of `path` if group or others have any, else `None`.
+#[cfg(unix)]
+fn open_to_others(path: &Path) -> std::io::Result<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)?.permissions().mode() & 0o777;
+    Ok((mode & 0o077 != 0).then_some(mode))
+}
+
+/// Outside Unix there are no mode bits to check.
+#[cfg(not(unix))]
+fn open_to_others(_path: &Path) -> std::io::Result<Option<u32>> {
+    Ok(None)
 }
 
 /// Creates `path` owner-only with `text`; fails if it exists.
