@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use armory_actors::rules::PinHashCost;
 
+pub(crate) use references::known_ids;
 pub use references::{check_access_references, ReferenceError, ReferenceProblem};
 
 /// The configuration, checked.

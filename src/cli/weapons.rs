@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use armory_actors::domain::{LockerId, ServiceStatus, SiteId};
 use clap::{Args, Subcommand};
 
-use crate::config::Config;
+use crate::config::{known_ids, Config};
 use crate::store::{Database, WeaponLine};
 
 /// Which weapons to list.
@@ -92,21 +92,17 @@ fn known(config: &Path, site: Option<&SiteId>, locker: Option<&LockerId>) -> any
         anyhow::ensure!(
             armory.sites.contains_key(site),
             "no site {site} in the store (sites: {})",
-            names(armory.sites.keys().map(|s| s.as_str()))
+            known_ids(&armory.sites)
         );
     }
     if let Some(locker) = locker {
         anyhow::ensure!(
             armory.lockers.contains_key(locker),
             "no locker {locker} in the store (lockers: {})",
-            names(armory.lockers.keys().map(|l| l.as_str()))
+            known_ids(&armory.lockers)
         );
     }
     Ok(())
-}
-
-fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    names.collect::<Vec<_>>().join(", ")
 }
 
 fn open(place: &Where) -> anyhow::Result<(Config, Database)> {

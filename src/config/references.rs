@@ -72,7 +72,7 @@ pub fn check_access_references(config: &Config, armory: &Armory) -> Result<(), R
                 key: format!("access.classes.{class}.sites"),
                 message: format!(
                     "no site {site} in the armory (sites: {})",
-                    ids(&armory.sites)
+                    known_ids(&armory.sites)
                 ),
             });
         }
@@ -84,7 +84,7 @@ pub fn check_access_references(config: &Config, armory: &Armory) -> Result<(), R
                 key: format!("access.lockers.{locker}"),
                 message: format!(
                     "no locker {locker} in the armory (lockers: {})",
-                    ids(&armory.lockers)
+                    known_ids(&armory.lockers)
                 ),
             });
         }
@@ -100,8 +100,9 @@ pub fn check_access_references(config: &Config, armory: &Armory) -> Result<(), R
     }
 }
 
-/// The keys of `map`, comma-separated, or `none` if it is empty.
-fn ids<K: fmt::Display, V>(map: &BTreeMap<K, V>) -> String {
+/// The keys of `map`, comma-separated, or `none` if it is empty: the ids
+/// an error names beside an unknown one.
+pub(crate) fn known_ids<K: fmt::Display, V>(map: &BTreeMap<K, V>) -> String {
     if map.is_empty() {
         return "none".to_owned();
     }
