@@ -206,13 +206,10 @@ impl Inbox {
                     allowed = refusal.allowed,
                     "inbox file rejected: it takes too much away; nothing was applied"
                 );
-                let export = match refusal.kind {
-                    ImportKind::Roster => "roster",
-                    ImportKind::Training => "training export",
-                };
                 let text = format!(
-                    "{error}\nThe inbox never applies such a {export}: run the commands \
+                    "{error}\nThe inbox never applies such a {}: run the commands \
                      above on rejected/{}.",
+                    refusal.kind.export(),
                     candidate.name
                 );
                 self.move_to(candidate, REJECTED, Some(&text));

@@ -112,22 +112,20 @@ const NAMED: usize = 10;
 impl fmt::Display for TooManyRemovals {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let removed = self.removed.len();
-        let (would, named_as, consequence, complete) = match self.kind {
+        let (would, named_as, consequence) = match self.kind {
             ImportKind::Roster => (
                 "remove",
                 "it would remove",
                 "those people would lose their certifications and PINs for good",
-                "the complete roster",
             ),
             ImportKind::Training => (
                 "take a valid certification from",
                 "people who would lose one",
                 "those people would be denied the weapons of the classes they lose \
                  until a training import restores the certifications",
-                "the complete training export",
             ),
         };
-        let command = self.kind.as_str();
+        let (command, export) = (self.kind.as_str(), self.kind.export());
         write!(
             f,
             "it would {would} {removed} of the {} people on the roster in force, \
@@ -148,7 +146,7 @@ impl fmt::Display for TooManyRemovals {
         write!(
             f,
             "\n{consequence}.\n\
-             If the file is {complete}, see every change with \
+             If the file is the complete {export}, see every change with \
              `armory import {command} FILE --dry-run`, then apply it with \
              `armory import {command} FILE --allow-removals`"
         )

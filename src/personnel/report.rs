@@ -31,6 +31,14 @@ impl ImportKind {
             ImportKind::Training => "training",
         }
     }
+
+    /// The file in words: `roster` or `training export`.
+    pub fn export(self) -> &'static str {
+        match self {
+            ImportKind::Roster => "roster",
+            ImportKind::Training => "training export",
+        }
+    }
 }
 
 /// The outcome of an applied import.
