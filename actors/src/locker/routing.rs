@@ -148,48 +148,21 @@ impl LockerState {
     /// reader did decide already has its row: the store refuses a second
     /// one, and nothing more is done.
     pub(super) async fn deny_at_reader(&self, reader: ReaderId, scan: Scan, reason: Reason) {
-        let mut happening = self.happening();
-        happening.reader = Some(reader.clone());
-        let badge = BadgeUid::parse(&scan.badge_uid).ok();
-        if let Some(badge) = &badge {
-            let personnel = self.services.personnel.snapshot();
-            happening.employee_id = personnel.by_badge(badge).map(|p| p.employee_id.clone());
-        }
+        let (mut happening, badge) = self.refused_at(&reader, &scan.badge_uid);
         if let AccessRequest::SignOut { weapon_class } = scan.request {
             happening.weapon_class = Some(weapon_class);
         }
         let action = crate::reader::audit_action(scan.request);
         let mut entry = happening.audit_entry(action, Decision::Denied, reason.code());
-        entry.event_id = Some(scan.event_id);
         entry.badge = badge;
-        match self.services.store.commit(entry, None).await {
-            Ok(_) => {}
-            Err(crate::ports::StoreError::Duplicate { .. }) => return,
-            Err(error) => {
-                tracing::error!(
-                    locker = %self.locker.id,
-                    reader = %reader,
-                    event = %scan.event_id,
-                    %error,
-                    "denial not recorded"
-                );
-                // A failed reader may have decided and shown this scan
-                // before it failed; with no store to ask, show nothing
-                // rather than contradict a grant.
-                if reason == Reason::ReaderFailed {
-                    return;
-                }
-            }
+        let what = "denial not recorded";
+        if !self
+            .record_refusal(&reader, scan.event_id, entry, reason, what)
+            .await
+        {
+            return;
         }
 
-        let display = crate::reader::Display {
-            services: &self.services,
-            key: &self.key,
-            site: &self.site,
-            locker: &self.locker.id,
-            reader: &reader,
-        };
-        display.show(scan.event_id, false, reason, None);
         happening.announce(&self.services, "access_denied", reason.code());
         let class = happening.weapon_class.map_or("none", |c| c.as_str());
         metrics::counter!(
@@ -234,45 +207,19 @@ impl LockerState {
         else {
             return;
         };
-        let mut happening = self.happening();
-        happening.reader = Some(reader.clone());
+        let (mut happening, badge) = self.refused_at(&reader, &badge_uid);
         happening.asset_tag = Some(asset_tag);
-        let badge = BadgeUid::parse(&badge_uid).ok();
-        if let Some(badge) = &badge {
-            let personnel = self.services.personnel.snapshot();
-            happening.employee_id = personnel.by_badge(badge).map(|p| p.employee_id.clone());
-        }
         let mut entry =
             happening.audit_entry(AuditAction::Anomaly, Decision::Denied, reason.code());
-        entry.event_id = Some(event_id);
         entry.badge = badge;
-        match self.services.store.commit(entry, None).await {
-            Ok(_) => {}
-            Err(crate::ports::StoreError::Duplicate { .. }) => return,
-            Err(error) => {
-                tracing::error!(
-                    locker = %self.locker.id,
-                    reader = %reader,
-                    event = %event_id,
-                    %error,
-                    "refused panel event not recorded"
-                );
-                // As for scans: a failed reader may have recorded and
-                // shown it; with no store to ask, show nothing.
-                if reason == Reason::ReaderFailed {
-                    return;
-                }
-            }
+        let what = "refused panel event not recorded";
+        if !self
+            .record_refusal(&reader, event_id, entry, reason, what)
+            .await
+        {
+            return;
         }
 
-        let display = crate::reader::Display {
-            services: &self.services,
-            key: &self.key,
-            site: &self.site,
-            locker: &self.locker.id,
-            reader: &reader,
-        };
-        display.show(event_id, false, reason, None);
         happening.announce(&self.services, "anomaly", reason.code());
         metrics::counter!("armory_anomalies_total", "reason" => reason.code()).increment(1);
         tracing::warn!(
@@ -282,6 +229,61 @@ impl LockerState {
             reason = reason.code(),
             "panel report refused"
         );
+    }
+
+    /// The activity of an event refused at `reader`, naming the person
+    /// whose badge it carries when the badge is one.
+    fn refused_at(&self, reader: &ReaderId, badge_text: &str) -> (Happening, Option<BadgeUid>) {
+        let mut happening = self.happening();
+        happening.reader = Some(reader.clone());
+        let badge = BadgeUid::parse(badge_text).ok();
+        if let Some(badge) = &badge {
+            let personnel = self.services.personnel.snapshot();
+            happening.employee_id = personnel.by_badge(badge).map(|p| p.employee_id.clone());
+        }
+        (happening, badge)
+    }
+
+    /// Commits the refusal of event `event_id` (once, by its id) and shows
+    /// it on the reader's display. False when nothing more is to be done:
+    /// the event has its row already, or the row failed for an event a
+    /// failed reader may have decided and shown before it failed; with no
+    /// store to ask, nothing is shown rather than contradict a grant.
+    async fn record_refusal(
+        &self,
+        reader: &ReaderId,
+        event_id: Uuid,
+        mut entry: crate::ports::AuditEntry,
+        reason: Reason,
+        what: &'static str,
+    ) -> bool {
+        entry.event_id = Some(event_id);
+        match self.services.store.commit(entry, None).await {
+            Ok(_) => {}
+            Err(crate::ports::StoreError::Duplicate { .. }) => return false,
+            Err(error) => {
+                tracing::error!(
+                    locker = %self.locker.id,
+                    reader = %reader,
+                    event = %event_id,
+                    %error,
+                    "{what}"
+                );
+                if reason == Reason::ReaderFailed {
+                    return false;
+                }
+            }
+        }
+
+        let display = crate::reader::Display {
+            services: &self.services,
+            key: &self.key,
+            site: &self.site,
+            locker: &self.locker.id,
+            reader,
+        };
+        display.show(event_id, false, reason, None);
+        true
     }
 
     /// An event for a child that is not running: isolated, or unknown.
