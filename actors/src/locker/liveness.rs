@@ -177,17 +177,18 @@ impl LockerState {
 
     /// Takes this locker's devices off the gauge when it stops.
     pub(super) fn forget_devices(&self) {
-        gauge("controller", self.controller, -1.0);
-        for health in self.reader_health.values() {
-            gauge("reader", health.liveness, -1.0);
-        }
+        self.gauge_devices(-1.0);
     }
 
     /// Puts this locker's devices on the gauge when it starts.
     pub(super) fn count_devices(&self) {
-        gauge("controller", self.controller, 1.0);
+        self.gauge_devices(1.0);
+    }
+
+    fn gauge_devices(&self, by: f64) {
+        gauge("controller", self.controller, by);
         for health in self.reader_health.values() {
-            gauge("reader", health.liveness, 1.0);
+            gauge("reader", health.liveness, by);
         }
     }
 }
