@@ -16,8 +16,8 @@ use crate::activity::Alert;
 use crate::domain::{EmployeeId, ServiceStatus};
 use crate::maintenance::{ServiceDue, UseCounters};
 use crate::ports::{
-    AuditAction, Decision, OutstandingSignOut, OverdueStage, ProblemNote, ServiceNote, StoreError,
-    WeaponChange,
+    AuditAction, AuditEntry, Decision, OutstandingSignOut, OverdueStage, ProblemNote, ServiceNote,
+    StoreError, WeaponChange,
 };
 use crate::protocol::Severity;
 use crate::rules::Reason;
@@ -123,10 +123,8 @@ impl WeaponState {
                 asset_tag: self.weapon.asset_tag.clone(),
                 rounds,
             };
-            match self.services.store.commit(entry, Some(change)).await {
-                Ok(_) => {}
-                Err(StoreError::Duplicate { .. }) => return Ok(ReportEffect::Redelivered),
-                Err(_) => return Err(Reason::StoreUnavailable),
+            if !self.commit_once(entry, Some(change)).await? {
+                return Ok(ReportEffect::Redelivered);
             }
             self.weapon.deployments_since_service =
                 self.weapon.deployments_since_service.saturating_add(rounds);
@@ -162,10 +160,8 @@ impl WeaponState {
             asset_tag: self.weapon.asset_tag.clone(),
             note,
         };
-        match self.services.store.commit(entry, Some(change)).await {
-            Ok(_) => {}
-            Err(StoreError::Duplicate { .. }) => return Ok(ReportEffect::Redelivered),
-            Err(_) => return Err(Reason::StoreUnavailable),
+        if !self.commit_once(entry, Some(change)).await? {
+            return Ok(ReportEffect::Redelivered);
         }
         self.weapon.status = ServiceStatus::Quarantined;
 
@@ -209,9 +205,23 @@ impl WeaponState {
             .audit_entry(action, Decision::Recorded, reason);
         entry.employee_id = Some(reporter.clone());
         entry.event_id = Some(event_id);
-        match self.services.store.commit(entry, None).await {
-            Ok(_) => Ok(ReportEffect::Recorded),
-            Err(StoreError::Duplicate { .. }) => Ok(ReportEffect::Redelivered),
+        if self.commit_once(entry, None).await? {
+            Ok(ReportEffect::Recorded)
+        } else {
+            Ok(ReportEffect::Redelivered)
+        }
+    }
+
+    /// Commits a row that carries a panel event's id; false if the store
+    /// held that id already (a redelivery), and nothing was written.
+    async fn commit_once(
+        &self,
+        entry: AuditEntry,
+        change: Option<WeaponChange>,
+    ) -> Result<bool, Reason> {
+        match self.services.store.commit(entry, change).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::Duplicate { .. }) => Ok(false),
             Err(_) => Err(Reason::StoreUnavailable),
         }
     }
@@ -259,10 +269,8 @@ impl WeaponState {
             asset_tag: self.weapon.asset_tag.clone(),
             note,
         };
-        match self.services.store.commit(entry, Some(change)).await {
-            Ok(_) => {}
-            Err(StoreError::Duplicate { .. }) => return Ok(false),
-            Err(_) => return Err(Reason::StoreUnavailable),
+        if !self.commit_once(entry, Some(change)).await? {
+            return Ok(false);
         }
 
         self.weapon.status = outcome;
