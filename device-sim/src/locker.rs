@@ -142,6 +142,14 @@ impl Shared {
         }
     }
 
+    fn reader_topic(&self, reader: &ReaderId) -> Topic {
+        Topic::ReaderEvent {
+            site: self.site.clone(),
+            locker: self.id.clone(),
+            reader: reader.clone(),
+        }
+    }
+
     fn online_event(&self) -> DeviceEvent {
         let compartments = self.state().slots.len();
         DeviceEvent::ControllerOnline {
@@ -364,11 +372,7 @@ async fn heartbeat(shared: Arc<Shared>, every: Duration, mut shutdown: watch::Re
             DeviceEvent::Heartbeat,
         );
         for (reader, _) in &shared.readers {
-            let topic = Topic::ReaderEvent {
-                site: shared.site.clone(),
-                locker: shared.id.clone(),
-                reader: reader.clone(),
-            };
+            let topic = shared.reader_topic(reader);
             shared.send_event(topic, Uuid::new_v4(), DeviceEvent::Heartbeat);
         }
     }

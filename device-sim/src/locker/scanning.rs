@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use armory_actors::domain::{CompartmentNo, ReaderId};
-use armory_actors::protocol::{AccessRequest, DeviceEvent, Topic};
+use armory_actors::protocol::{AccessRequest, DeviceEvent};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -56,11 +56,7 @@ impl LockerHandle {
                 reply,
             },
         );
-        let topic = Topic::ReaderEvent {
-            site: self.shared.site.clone(),
-            locker: self.shared.id.clone(),
-            reader: reader.clone(),
-        };
+        let topic = self.shared.reader_topic(reader);
         tracing::debug!(
             locker = %self.shared.id,
             reader = %reader,
